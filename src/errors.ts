@@ -1,0 +1,85 @@
+// Every typed error of the product lives here, and errorHandler() is the one place
+// where an error becomes an HTTP response: `{"error": "<message>"}` with its status.
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+
+/** A client-visible failure with an HTTP status; its message is sent as is. */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  readonly headers: Record<string, string>;
+  constructor(readonly status: number, message: string, options: { headers?: Record<string, string>; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.headers = options.headers ?? {};
+  }
+}
+
+export class BadRequestError extends HttpError {
+  override name = 'BadRequestError';
+  constructor(message: string) { super(400, message); }
+}
+
+export class NotFoundError extends HttpError {
+  override name = 'NotFoundError';
+  constructor(message: string) { super(404, message); }
+}
+
+export class UriTooLongError extends HttpError {
+  override name = 'UriTooLongError';
+  constructor(message: string) { super(414, message); }
+}
+
+/** Redis could not be reached in time: the client may retry, and nothing was counted. */
+export class ServiceUnavailableError extends HttpError {
+  override name = 'ServiceUnavailableError';
+  constructor(message: string, options: { retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super(503, message, { headers: { 'Retry-After': String(options.retryAfterSeconds ?? 1) }, cause: options.cause });
+  }
+}
+
+/** A bad settings.json field or env override; stops the server at start-up. */
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+/** The embedded Redis could not be found, installed or started. */
+export class EmbeddedRedisError extends Error {
+  override name = 'EmbeddedRedisError';
+}
+
+interface ExposedError { status?: unknown; statusCode?: unknown; expose?: unknown; message: string; headers?: unknown }
+
+// Errors thrown by koa itself, @koa/router and koa-bodyparser follow the http-errors
+// convention: a 4xx status plus `expose` means the message is meant for the client.
+function asHttpError(error: unknown): HttpError | undefined {
+  if (error instanceof HttpError) return error;
+  const e = error as ExposedError;
+  const status = Number(e?.status ?? e?.statusCode);
+  if (status >= 400 && status < 500 && e.expose !== false) {
+    const headers = e.headers && typeof e.headers === 'object' ? (e.headers as Record<string, string>) : {};
+    return new HttpError(status, e.message, { headers });
+  }
+  return undefined;
+}
+
+export function errorHandler(logger: Logger): Middleware {
+  return async function handleErrors(ctx, next) {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new NotFoundError(`No route for ${ctx.method} ${ctx.path}`);
+      }
+    } catch (error) {
+      const known = asHttpError(error);
+      if (known) {
+        ctx.status = known.status;
+        ctx.set(known.headers);
+        ctx.body = { error: known.message };
+        if (known.status >= 500) logger.warn({ err: known.cause ?? known }, known.message);
+        return;
+      }
+      logger.error({ err: error, method: ctx.method, url: ctx.url }, 'unhandled error');
+      ctx.status = 500;
+      ctx.body = { error: 'Internal server error' };
+    }
+  };
+}

@@ -1,0 +1,84 @@
+// Process entry: settings → Redis (embedded or REDIS_URL) → listen → graceful shutdown.
+// The only module that calls listen().
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { createApp } from './app.js';
+import { EmbeddedRedisError, SettingsError } from './errors.js';
+import { createHttpServer } from './http.js';
+import { createLogger } from './logger.js';
+import { RedisConnection } from './redis/connection.js';
+import { ensureRedisServer, redisAnswers, startRedisServer, type RedisServerProcess } from './redis/embedded.js';
+import { loadSettings, PROJECT_ROOT, type Settings } from './settings.js';
+import type { Logger } from 'pino';
+
+async function embeddedRedis(settings: Readonly<Settings>, logger: Logger): Promise<{ url: string; child?: RedisServerProcess }> {
+  const { port, dataDir, appendfsync, startTimeoutMs } = settings.redis.embedded;
+  const url = `redis://127.0.0.1:${port}`;
+  if (await redisAnswers(port)) {
+    logger.info({ redis: url }, 'REDIS_URL is not set; using the Redis already listening on the embedded port');
+    return { url };
+  }
+  const binary = await ensureRedisServer((message) => logger.info(message));
+  const dir = resolve(PROJECT_ROOT, dataDir);
+  const child = await startRedisServer({ binary, port, dir, appendfsync, startTimeoutMs });
+  logger.info({ redis: url, dataDir: dir, appendfsync }, 'REDIS_URL is not set; started an embedded redis-server');
+  return { url, child };
+}
+
+async function main(): Promise<void> {
+  const settings = loadSettings();
+  const logger = createLogger(settings.log.level);
+  const { url, child } = settings.redis.url
+    ? { url: settings.redis.url, child: undefined }
+    : await embeddedRedis(settings, logger);
+
+  const redis = new RedisConnection({
+    url,
+    commandTimeoutMs: settings.redis.commandTimeoutMs,
+    connectTimeoutMs: settings.redis.connectTimeoutMs,
+  });
+  try {
+    await redis.connect();
+  } catch (error) {
+    logger.warn({ err: error }, 'Redis is not reachable yet; /health answers 503 and hits get 503 until it is');
+  }
+
+  const server = createHttpServer(createApp({ settings, redis, logger }));
+  const stopChild = () => child?.stop();
+  try {
+    server.listen(settings.server.port, settings.server.host);
+    await once(server, 'listening');
+  } catch (error) {
+    await Promise.all([redis.close(), stopChild()]);
+    throw error;
+  }
+  logger.info({ url: `http://${settings.server.host}:${settings.server.port}` }, 'hitcounter is listening');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => server.closeAllConnections(), settings.server.shutdownTimeoutMs);
+    const closed = once(server, 'close');
+    server.close();
+    server.closeIdleConnections();
+    await closed;
+    clearTimeout(force);
+    await redis.close();
+    await stopChild();
+    logger.info('stopped');
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutdown(signal));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof SettingsError || error instanceof EmbeddedRedisError) {
+    console.error(`hitcounter: ${error.message}`);
+  } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    console.error(`hitcounter: ${(error as Error).message}. Another process holds the port; set PORT to use a different one.`);
+  } else {
+    console.error(error);
+  }
+  process.exitCode = 1;
+});

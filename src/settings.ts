@@ -1,0 +1,159 @@
+// settings.json is the one source of truth for configuration; environment variables
+// override single fields of it. Everything is validated once, at start-up, so a bad
+// value stops the server with a message naming the field instead of failing later.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { SettingsError } from './errors.js';
+
+const int = (min: number, max: number) =>
+  z.number({ error: `expected an integer from ${min} to ${max}` })
+    .int({ error: `expected an integer from ${min} to ${max}` })
+    .min(min, { error: `expected an integer from ${min} to ${max}` })
+    .max(max, { error: `expected an integer from ${min} to ${max}` });
+const port = int(1, 65535);
+const ms = int(1, 3_600_000);
+
+const schema = z.strictObject({
+  server: z.strictObject({
+    host: z.string().min(1, { error: 'expected a host name or IP address' }),
+    port,
+    shutdownTimeoutMs: ms,
+  }),
+  redis: z.strictObject({
+    url: z.union([
+      z.literal(''),
+      z.string().regex(/^rediss?:\/\//, { error: 'expected a redis:// or rediss:// URL, or "" for the embedded Redis' }),
+    ]),
+    key: z.string().min(1, { error: 'expected a non-empty key name' }),
+    keyPrefix: z.string(),
+    commandTimeoutMs: ms,
+    connectTimeoutMs: ms,
+    statsPageSize: int(1, 100_000),
+    embedded: z.strictObject({
+      port,
+      dataDir: z.string().min(1, { error: 'expected a directory path' }),
+      appendfsync: z.enum(['always', 'everysec', 'no'], { error: 'expected one of always, everysec, no' }),
+      startTimeoutMs: ms,
+    }),
+  }),
+  loadtest: z.strictObject({
+    maxRequests: int(1, 100_000_000),
+    maxConcurrency: int(1, 10_000),
+    defaultConcurrency: int(1, 10_000),
+    batchSize: int(1, 1_000_000),
+    vocabulary: int(1, 10_000_000),
+    requestTimeoutMs: ms,
+  }),
+  log: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'expected one of fatal, error, warn, info, debug, trace, silent',
+    }),
+  }),
+}).superRefine((s, ctx) => {
+  if (s.loadtest.defaultConcurrency > s.loadtest.maxConcurrency) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['loadtest', 'defaultConcurrency'],
+      message: `expected at most loadtest.maxConcurrency (${s.loadtest.maxConcurrency})`,
+    });
+  }
+});
+
+export type Settings = z.infer<typeof schema>;
+
+/** Environment variable → the settings.json field it overrides. The README's table is checked against this. */
+export const ENV_OVERRIDES = {
+  HOST: 'server.host',
+  PORT: 'server.port',
+  SHUTDOWN_TIMEOUT_MS: 'server.shutdownTimeoutMs',
+  REDIS_URL: 'redis.url',
+  REDIS_KEY: 'redis.key',
+  REDIS_KEY_PREFIX: 'redis.keyPrefix',
+  REDIS_COMMAND_TIMEOUT_MS: 'redis.commandTimeoutMs',
+  REDIS_CONNECT_TIMEOUT_MS: 'redis.connectTimeoutMs',
+  REDIS_STATS_PAGE_SIZE: 'redis.statsPageSize',
+  REDIS_EMBEDDED_PORT: 'redis.embedded.port',
+  REDIS_DATA_DIR: 'redis.embedded.dataDir',
+  REDIS_APPENDFSYNC: 'redis.embedded.appendfsync',
+  REDIS_START_TIMEOUT_MS: 'redis.embedded.startTimeoutMs',
+  LOADTEST_MAX_REQUESTS: 'loadtest.maxRequests',
+  LOADTEST_MAX_CONCURRENCY: 'loadtest.maxConcurrency',
+  LOADTEST_CONCURRENCY: 'loadtest.defaultConcurrency',
+  LOADTEST_BATCH_SIZE: 'loadtest.batchSize',
+  LOADTEST_VOCABULARY: 'loadtest.vocabulary',
+  LOADTEST_REQUEST_TIMEOUT_MS: 'loadtest.requestTimeoutMs',
+  LOG_LEVEL: 'log.level',
+} as const;
+
+/** The directory that holds settings.json; relative paths in it are relative to here. */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const SETTINGS_FILE = resolve(PROJECT_ROOT, 'settings.json');
+
+type Json = Record<string, unknown>;
+
+function lookup(root: Json, path: string): { parent: Json; leaf: string } {
+  const parts = path.split('.');
+  const leaf = parts.pop()!;
+  let parent = root;
+  for (const part of parts) parent = parent[part] as Json;
+  return { parent, leaf };
+}
+
+// An env value takes the JSON type of the value it replaces, so numbers stay numbers.
+// A value that does not convert is passed on as the raw string, for the schema to reject by name.
+function coerce(raw: string, like: unknown): unknown {
+  if (typeof like !== 'number') return raw;
+  const trimmed = raw.trim();
+  return trimmed !== '' && Number.isFinite(Number(trimmed)) ? Number(trimmed) : raw;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Parses settings from a JSON object plus env overrides.
+ * Throws SettingsError naming the first bad field (and the env var it came from, if any).
+ */
+export function parseSettings(json: unknown, env: NodeJS.ProcessEnv = {}): Readonly<Settings> {
+  const merged = structuredClone(json) as Json;
+  const fromEnv = new Map<string, string>();
+  for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
+    const raw = env[name];
+    if (raw === undefined) continue;
+    const { parent, leaf } = lookup(merged, path);
+    if (parent === undefined || typeof parent !== 'object') continue; // the schema reports the missing section
+    parent[leaf] = coerce(raw, parent[leaf]);
+    fromEnv.set(path, name);
+  }
+  const result = schema.safeParse(merged);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = issue.path.join('.') || '(root)';
+    const source = fromEnv.has(field) ? ` (from env ${fromEnv.get(field)})` : '';
+    let got = '';
+    if (issue.code !== 'unrecognized_keys' && issue.path.length > 0) {
+      const { parent, leaf } = lookup(merged, field);
+      got = `, got ${JSON.stringify(parent?.[leaf]) ?? 'nothing'}`;
+    }
+    const what = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
+    throw new SettingsError(`Invalid setting \`${field}\`${source}: ${what}${got}`);
+  }
+  return deepFreeze(result.data);
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, file = env.HITCOUNTER_SETTINGS ?? SETTINGS_FILE): Readonly<Settings> {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new SettingsError(`Cannot read settings from ${file}: ${(error as Error).message}`);
+  }
+  return parseSettings(json, env);
+}
