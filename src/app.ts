@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { randomSeed, systemClock, type Clock, type SeedSource } from './clock.js';
-import { errorHandler, HttpError } from './errors.js';
+import { errorHandler } from './errors.js';
 import { HitStore } from './hits/store.js';
 import { seededIndexSource, type IndexSource } from './loadgen/paths.js';
 import { runLoad } from './loadgen/runner.js';
@@ -49,8 +49,7 @@ export function createApp(deps: AppDeps): Koa {
   health.mount(router, { redis, clock });
 
   app.use(router.routes());
-  // A known path with an unsupported method is the client's mistake: 405, never 501.
-  const methodNotAllowed = () => new HttpError(405, 'Method not allowed');
-  app.use(router.allowedMethods({ throw: true, methodNotAllowed, notImplemented: methodNotAllowed }));
+  // Sets Allow and 405/501 on a known path with an unknown method; errorHandler words the error.
+  app.use(router.allowedMethods());
   return app;
 }

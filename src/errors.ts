@@ -65,8 +65,13 @@ export function errorHandler(logger: Logger): Middleware {
   return async function handleErrors(ctx, next) {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
+      // Nothing answered: no route, or the router's allowedMethods() found the path but not
+      // the method (it has already set the Allow header). 501 is never right for a client's mistake.
+      if (ctx.body === undefined && ctx.status === 404) {
         throw new NotFoundError(`No route for ${ctx.method} ${ctx.path}`);
+      }
+      if (ctx.body === undefined && (ctx.status === 405 || ctx.status === 501)) {
+        throw new HttpError(405, `Method ${ctx.method} is not allowed on ${ctx.path}; allowed: ${ctx.response.get('Allow')}`);
       }
     } catch (error) {
       const known = asHttpError(error);

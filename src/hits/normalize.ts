@@ -26,8 +26,8 @@ export function normalizePath(rawTarget: string): string {
 }
 
 function decode(raw: string): string {
-  // Node hands over raw bytes above 0x7f as latin1 characters; re-encoding them as %XX lets the
-  // single decodeURIComponent below see every byte and reject invalid UTF-8 among them.
+  // Node's strict parser refuses raw bytes above 0x7f, but a lenient one hands them over as
+  // latin1 characters; re-encoding them as %XX lets the one decode below judge them as UTF-8 too.
   const ascii = raw.replace(RAW_NON_ASCII, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   let decoded: string;
   try {

@@ -19,42 +19,53 @@ Install it, then run \`npm start\` again:
 Or use a Redis you already have:  REDIS_URL=redis://127.0.0.1:6379 npm start
 Or run everything in containers:  docker compose up`;
 
-export async function findRedisServer(): Promise<string | undefined> {
-  const path = [process.env.PATH ?? '', ...EXTRA_DIRS].join(':');
-  return (await which('redis-server', { path, nothrow: true })) ?? undefined;
+export const defaultSearchPath = (): string => [process.env.PATH ?? '', ...EXTRA_DIRS].join(':');
+
+export async function findRedisServer(searchPath = defaultSearchPath()): Promise<string | undefined> {
+  return (await which('redis-server', { path: searchPath, nothrow: true })) ?? undefined;
 }
+
+/** apt-get can install it here: Debian (or a derivative) and running as root. */
+export const canAptInstall = (): boolean =>
+  process.platform === 'linux' && process.getuid?.() === 0 && existsSync('/etc/debian_version');
 
 type Say = (message: string) => void;
 
 /** Finds redis-server; installs it with apt on Debian when running as root; otherwise explains how to get it. */
-export async function ensureRedisServer(say: Say): Promise<string> {
-  const found = await findRedisServer();
+export async function ensureRedisServer(say: Say, { searchPath = defaultSearchPath(), install = canAptInstall() } = {}): Promise<string> {
+  const found = await findRedisServer(searchPath);
   if (found) return found;
-  if (process.platform === 'linux' && process.getuid?.() === 0 && existsSync('/etc/debian_version')) {
+  if (install) {
     say('redis-server is missing; installing it with apt-get (Debian, running as root)');
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     for (const args of [['update'], ['install', '-y', 'redis-server']]) {
       const result = spawnSync('apt-get', args, { stdio: 'inherit', env });
       if (result.status !== 0) throw new EmbeddedRedisError(`apt-get ${args.join(' ')} failed.\n${INSTALL_HELP}`);
     }
-    const installed = await findRedisServer();
+    const installed = await findRedisServer(searchPath);
     if (installed) return installed;
   }
   throw new EmbeddedRedisError(INSTALL_HELP);
 }
 
-/** True when something on host:port answers PING like a Redis. */
-export async function redisAnswers(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
+/** The process id of the Redis answering on host:port, or undefined when none answers. */
+export async function redisPid(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<number | undefined> {
   const probe = new Redis({ port, host, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, enableOfflineQueue: false });
   probe.on('error', () => {});
   try {
     await probe.connect();
-    return (await probe.ping()) === 'PONG';
+    const info = await probe.info('server');
+    return Number(/^process_id:(\d+)/m.exec(info)?.[1] ?? -1);
   } catch {
-    return false;
+    return undefined;
   } finally {
     probe.disconnect();
   }
+}
+
+/** True when something on host:port answers like a Redis. */
+export async function redisAnswers(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return (await redisPid(port, host)) !== undefined;
 }
 
 export interface RedisServerOptions {
@@ -124,7 +135,8 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
   const deadline = Date.now() + options.startTimeoutMs;
   while (Date.now() < deadline) {
     if (!server.running) break;
-    if (await redisAnswers(options.port)) return server;
+    // Our child, not some other Redis that already held the port.
+    if ((await redisPid(options.port)) === child.pid) return server;
     await sleep(50);
   }
   await server.stop();

@@ -1,0 +1,77 @@
+// An app on an ephemeral loopback port with its own key prefix, torn down (keys included)
+// when the test ends.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { ExecutionContext } from 'ava';
+import got, { type Got } from 'got';
+import { pino } from 'pino';
+import { createApp, type AppDeps } from '../../src/app.js';
+import { createHttpServer } from '../../src/http.js';
+import { HitStore } from '../../src/hits/store.js';
+import { RedisConnection } from '../../src/redis/connection.js';
+import { createKeys, type Keys } from '../../src/redis/keys.js';
+import { parseSettings, SETTINGS_FILE, type Settings } from '../../src/settings.js';
+
+export const defaultSettingsJson = (): Settings => JSON.parse(readFileSync(SETTINGS_FILE, 'utf8')) as Settings;
+
+export interface TestApp {
+  url: string;
+  http: Got;
+  settings: Readonly<Settings>;
+  keys: Keys;
+  redis: RedisConnection;
+  store: HitStore;
+  /** Sum of all hits under this app's key. */
+  totalHits(): Promise<number>;
+}
+
+type Tweak = (settings: Settings) => void;
+
+export async function startApp(
+  t: ExecutionContext,
+  redisUrl: string,
+  options: { tweak?: Tweak; deps?: Partial<AppDeps> } = {},
+): Promise<TestApp> {
+  const json = defaultSettingsJson();
+  json.server.host = '127.0.0.1';
+  json.server.port = 1; // unused: the test server listens on an ephemeral port
+  json.redis.url = redisUrl;
+  json.redis.keyPrefix = `test:${randomUUID()}:`;
+  options.tweak?.(json);
+  const settings = parseSettings(json);
+
+  const redis = new RedisConnection({ url: redisUrl, commandTimeoutMs: settings.redis.commandTimeoutMs, connectTimeoutMs: settings.redis.connectTimeoutMs, name: 'hitcounter-test' });
+  await redis.connect();
+  const app = createApp({ settings, redis, logger: pino({ level: 'silent' }), ...options.deps });
+  const server = createHttpServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const keys = createKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key });
+
+  t.teardown(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    if (redis.status === 'ready') {
+      const doomed = await redis.client.keys(`${settings.redis.keyPrefix}*`);
+      if (doomed.length > 0) await redis.client.del(...doomed);
+    }
+    await redis.close();
+  });
+
+  const store = new HitStore(redis.client, keys, settings.redis.statsPageSize);
+  return {
+    url,
+    http: got.extend({ prefixUrl: url, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' }),
+    settings,
+    keys,
+    redis,
+    store,
+    async totalHits() {
+      const flat = await redis.client.zrange(keys.hits, 0, -1, 'WITHSCORES');
+      let sum = 0;
+      for (let i = 1; i < flat.length; i += 2) sum += Number(flat[i]);
+      return sum;
+    },
+  };
+}

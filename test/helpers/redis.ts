@@ -1,0 +1,66 @@
+// A throwaway Redis for one test file: a testcontainers Redis when a Docker engine answers,
+// otherwise a real redis-server (Debian's package) on a free port in a temporary directory.
+// HITCOUNTER_TEST_REDIS=local|container forces one or the other.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import getPort from 'get-port';
+import { ensureRedisServer, startRedisServer, type RedisServerProcess } from '../../src/redis/embedded.js';
+
+export interface TestRedis {
+  url: string;
+  /** Present for a local redis-server, so fault tests can kill and restart it. */
+  process?: RedisServerProcess;
+  restart?: () => Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function dockerAnswers(): Promise<boolean> {
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    await getContainerRuntimeClient();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startContainer(): Promise<TestRedis> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const container = await new GenericContainer('redis:7-alpine')
+    .withCommand(['redis-server', '--appendonly', 'yes', '--appendfsync', 'everysec'])
+    .withExposedPorts(6379)
+    .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
+    .start();
+  return {
+    url: `redis://${container.getHost()}:${container.getMappedPort(6379)}`,
+    stop: async () => { await container.stop(); },
+  };
+}
+
+export async function startLocalRedis(dir?: string): Promise<TestRedis> {
+  const binary = await ensureRedisServer(() => {});
+  const dataDir = dir ?? (await mkdtemp(join(tmpdir(), 'hitcounter-test-')));
+  const port = await getPort({ host: '127.0.0.1' });
+  const options = { binary, port, dir: dataDir, appendfsync: 'everysec' as const, startTimeoutMs: 10_000 };
+  const handle: TestRedis = {
+    url: `redis://127.0.0.1:${port}`,
+    process: await startRedisServer(options),
+    // Same port and data directory: a restart after a crash, as an operator would do it.
+    restart: async () => {
+      await handle.process!.stop();
+      handle.process = await startRedisServer(options);
+    },
+    stop: async () => {
+      await handle.process!.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return handle;
+}
+
+export async function startRedis(): Promise<TestRedis> {
+  const mode = process.env.HITCOUNTER_TEST_REDIS;
+  if (mode === 'container' || (mode !== 'local' && (await dockerAnswers()))) return startContainer();
+  return startLocalRedis();
+}

@@ -1,0 +1,144 @@
+import test from 'ava';
+import type { LoadReport } from '../src/loadgen/report.js';
+import { startApp } from './helpers/app.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+
+let redis: TestRedis;
+test.before(async () => { redis = await startRedis(); });
+test.after.always(async () => { await redis?.stop(); });
+
+type Row = { path: string; hits: number };
+const sum = (rows: Row[]) => rows.reduce((total, row) => total + row.hits, 0);
+
+test('POST /test/2000: the sum of /stats grows by exactly `succeeded`', async (t) => {
+  const app = await startApp(t, redis.url);
+  await app.http.get('api/already/here');
+  const before = sum((await app.http.get<Row[]>('stats')).body);
+  const response = await app.http.post<LoadReport>('test/2000?concurrency=20');
+  t.is(response.statusCode, 200);
+  const report = response.body;
+  t.is(report.requested, 2000);
+  t.is(report.completed, 2000);
+  t.is(report.succeeded + report.failed, report.completed);
+  t.is(report.succeeded, 2000);
+  t.deepEqual(report.statusCodes, { '200': 2000 });
+  t.deepEqual(report.errors, {});
+  const after = sum((await app.http.get<Row[]>('stats')).body);
+  t.is(after, before + report.succeeded);
+  t.is(report.distinctPaths, (await app.store.distinctPaths()) - 1);
+});
+
+test('the report has every documented field, with sane figures', async (t) => {
+  const app = await startApp(t, redis.url);
+  const { body: report } = await app.http.post<LoadReport>('test/300?concurrency=10&seed=5');
+  t.deepEqual(Object.keys(report).sort(), [
+    'completed', 'concurrency', 'distinctPaths', 'durationMs', 'errors', 'failed', 'latencyMs', 'requested', 'requestsPerSecond',
+    'seed', 'statusCodes', 'succeeded',
+  ]);
+  t.is(report.concurrency, 10);
+  t.is(report.seed, 5);
+  t.true(report.durationMs > 0);
+  t.true(Math.abs(report.requestsPerSecond - (report.completed / report.durationMs) * 1000) < 0.01 * report.requestsPerSecond);
+  const { min, mean, p50, p90, p99, max } = report.latencyMs;
+  t.true(min > 0 && min <= p50 && p50 <= p90 && p90 <= p99 && mean <= max, JSON.stringify(report.latencyMs));
+  t.true(p99 <= max * 1.001);
+});
+
+test('the same seed replays the same paths', async (t) => {
+  const first = await startApp(t, redis.url);
+  const second = await startApp(t, redis.url);
+  await first.http.post('test/500?seed=1234');
+  await second.http.post('test/500?seed=1234');
+  t.deepEqual((await second.http.get<Row[]>('stats')).body, (await first.http.get<Row[]>('stats')).body);
+  const third = await startApp(t, redis.url);
+  await third.http.post('test/500?seed=4321');
+  t.notDeepEqual((await third.http.get<Row[]>('stats')).body, (await first.http.get<Row[]>('stats')).body);
+});
+
+test('without a seed the server picks one and reports it, so the run can be replayed', async (t) => {
+  const app = await startApp(t, redis.url, { deps: { seedSource: () => 99 } });
+  const { body } = await app.http.post<LoadReport>('test/10');
+  t.is(body.seed, 99);
+});
+
+test('paths repeat, so /stats shows a ranking', async (t) => {
+  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.vocabulary = 50; } });
+  const { body: report } = await app.http.post<LoadReport>('test/1000?seed=3');
+  t.true(report.distinctPaths <= 50);
+  const rows = (await app.http.get<Row[]>('stats')).body;
+  t.true(rows[0]!.hits > rows.at(-1)!.hits);
+});
+
+test('options may come as a JSON body; the query wins', async (t) => {
+  const app = await startApp(t, redis.url);
+  const { body } = await app.http.post<LoadReport>('test/20?seed=8', { json: { concurrency: 3, seed: 1 } });
+  t.is(body.concurrency, 3);
+  t.is(body.seed, 8);
+});
+
+const badRequests: Array<[path: string, error: string, body?: unknown]> = [
+  ['test/0', 'Expected `n` to be an integer from 1 to 1000000'],
+  ['test/1000001', 'Expected `n` to be an integer from 1 to 1000000'],
+  ['test/-5', 'Expected `n` to be an integer from 1 to 1000000'],
+  ['test/abc', 'Expected `n` to be an integer from 1 to 1000000'],
+  ['test/1.5', 'Expected `n` to be an integer from 1 to 1000000'],
+  ['test/10?concurrency=0', 'Expected `concurrency` to be an integer from 1 to 1000'],
+  ['test/10?concurrency=1001', 'Expected `concurrency` to be an integer from 1 to 1000'],
+  ['test/10?seed=-1', 'Expected `seed` to be an integer from 0 to 4294967295'],
+  ['test/10?seed=4294967296', 'Expected `seed` to be an integer from 0 to 4294967295'],
+  ['test/10?concurency=5', 'Unknown parameter `concurency`; expected one of: concurrency, seed'],
+  ['test/10', 'Expected `concurrency` to be an integer from 1 to 1000', { concurrency: 'lots' }],
+  ['test/10', 'Expected the JSON body to be an object', [1, 2]],
+];
+
+for (const [path, error, json] of badRequests) {
+  test(`POST /${path}${json ? ` with body ${JSON.stringify(json)}` : ''} is a 400 that sends nothing`, async (t) => {
+    const app = await startApp(t, redis.url);
+    const response = await app.http.post(path, json === undefined ? {} : { json });
+    t.is(response.statusCode, 400);
+    t.deepEqual(response.body, { error });
+    t.is(await app.totalHits(), 0);
+  });
+}
+
+test('a malformed JSON body is a 400 in the error shape', async (t) => {
+  const app = await startApp(t, redis.url);
+  const response = await app.http.post('test/10', { body: '{"concurrency":', headers: { 'content-type': 'application/json' } });
+  t.is(response.statusCode, 400);
+  t.is(typeof (response.body as { error: unknown }).error, 'string');
+  t.is(await app.totalHits(), 0);
+});
+
+test('maxRequests comes from settings', async (t) => {
+  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.maxRequests = 100; } });
+  t.deepEqual((await app.http.post('test/101')).body, { error: 'Expected `n` to be an integer from 1 to 100' });
+  t.is((await app.http.post('test/100')).statusCode, 200);
+});
+
+test('the server keeps answering other requests while a load test runs', async (t) => {
+  const app = await startApp(t, redis.url);
+  const load = app.http.post<LoadReport>('test/5000?concurrency=50');
+  const answers: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const health = await app.http.get('health', { timeout: { request: 5000 } });
+    answers.push(health.statusCode);
+  }
+  const report = (await load).body;
+  t.deepEqual(answers, [200, 200, 200, 200, 200]);
+  t.true(report.completed === 5000, 'the health checks ran during the load, not after it');
+});
+
+test('a load test stops when its client goes away', async (t) => {
+  const app = await startApp(t, redis.url);
+  const controller = new AbortController();
+  const load = app.http.post('test/1000000?concurrency=10', { signal: controller.signal });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  controller.abort();
+  await t.throwsAsync(load);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const counted = await app.totalHits();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.true(counted < 1_000_000);
+  t.is(await app.totalHits(), counted, 'no more hits arrive after the client left');
+});

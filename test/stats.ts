@@ -1,0 +1,116 @@
+import test from 'ava';
+import { startApp, type TestApp } from './helpers/app.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+
+let redis: TestRedis;
+test.before(async () => { redis = await startRedis(); });
+test.after.always(async () => { await redis?.stop(); });
+
+type Row = { path: string; hits: number };
+
+/** What redis-cli ZREVRANGE <key> 0 -1 WITHSCORES shows, as rows. */
+async function zrevrange(app: TestApp): Promise<Row[]> {
+  const flat = await app.redis.client.zrevrange(app.keys.hits, 0, -1, 'WITHSCORES');
+  const rows: Row[] = [];
+  for (let i = 0; i < flat.length; i += 2) rows.push({ path: flat[i]!, hits: Number(flat[i + 1]) });
+  return rows;
+}
+
+async function seed(app: TestApp, counts: Record<string, number>): Promise<void> {
+  for (const [path, hits] of Object.entries(counts)) await app.redis.client.zadd(app.keys.hits, hits, path);
+}
+
+test('GET /stats lists every path in ZREVRANGE order, with hits as numbers', async (t) => {
+  const app = await startApp(t, redis.url);
+  for (const path of ['a', 'b', 'b', 'c', 'c', 'c', 'd', 'd']) await app.http.get(`api/${path}`);
+  const response = await app.http.get<Row[]>('stats');
+  t.is(response.statusCode, 200);
+  t.deepEqual(response.body, [
+    { path: '/api/c', hits: 3 },
+    { path: '/api/d', hits: 2 },
+    { path: '/api/b', hits: 2 },
+    { path: '/api/a', hits: 1 },
+  ]);
+  t.deepEqual(response.body, await zrevrange(app));
+  t.is(response.headers['x-total-count'], '4');
+});
+
+test('an empty ranking is an empty array', async (t) => {
+  const app = await startApp(t, redis.url);
+  const response = await app.http.get('stats');
+  t.is(response.statusCode, 200);
+  t.deepEqual(response.body, []);
+  t.is(response.headers['x-total-count'], '0');
+});
+
+test('limit and offset page through the ranking; X-Total-Count stays the total', async (t) => {
+  const app = await startApp(t, redis.url);
+  await seed(app, { '/api/a': 5, '/api/b': 4, '/api/c': 3, '/api/d': 2, '/api/e': 1 });
+  const page = await app.http.get('stats?limit=2&offset=1');
+  t.deepEqual(page.body, [{ path: '/api/b', hits: 4 }, { path: '/api/c', hits: 3 }]);
+  t.is(page.headers['x-total-count'], '5');
+  t.deepEqual((await app.http.get('stats?limit=2')).body, [{ path: '/api/a', hits: 5 }, { path: '/api/b', hits: 4 }]);
+  t.deepEqual((await app.http.get('stats?offset=4')).body, [{ path: '/api/e', hits: 1 }]);
+  t.deepEqual((await app.http.get('stats?offset=99')).body, []);
+});
+
+test('paths with quotes, backslashes and unicode survive the JSON encoding', async (t) => {
+  const app = await startApp(t, redis.url);
+  await seed(app, { '/api/"quoted"': 3, '/api/back\\slash': 2, '/api/日本': 1 });
+  t.deepEqual((await app.http.get('stats')).body, await zrevrange(app));
+});
+
+test('a ranking longer than a page is streamed page by page and equals ZREVRANGE', async (t) => {
+  const app = await startApp(t, redis.url, { tweak: (s) => { s.redis.statsPageSize = 7; } });
+  const pipeline = app.redis.client.pipeline();
+  for (let i = 0; i < 100; i++) pipeline.zadd(app.keys.hits, (i * 37) % 11, `/api/p${i}`);
+  await pipeline.exec();
+  const all = await app.http.get<Row[]>('stats');
+  t.is(all.headers['content-length'], undefined, 'streamed, not buffered');
+  t.deepEqual(all.body, await zrevrange(app));
+  const window = await app.http.get<Row[]>('stats?offset=5&limit=30');
+  t.deepEqual(window.body, (await zrevrange(app)).slice(5, 35));
+});
+
+const badParams: Array<[query: string, error: string]> = [
+  ['limit=0', 'Expected `limit` to be an integer of at least 1'],
+  ['limit=-1', 'Expected `limit` to be an integer of at least 1'],
+  ['limit=abc', 'Expected `limit` to be an integer of at least 1'],
+  ['limit=1.5', 'Expected `limit` to be an integer of at least 1'],
+  ['limit=', 'Expected `limit` to be an integer of at least 1'],
+  ['offset=-3', 'Expected `offset` to be a non-negative integer'],
+  ['offset=1e3', 'Expected `offset` to be a non-negative integer'],
+  ['limit=1&limit=2', 'Expected `limit` only once'],
+  ['lmit=5', 'Unknown parameter `lmit`; expected one of: limit, offset'],
+];
+
+for (const [query, error] of badParams) {
+  test(`GET /stats?${query} is a 400`, async (t) => {
+    const app = await startApp(t, redis.url);
+    const response = await app.http.get(`stats?${query}`);
+    t.is(response.statusCode, 400);
+    t.deepEqual(response.body, { error });
+  });
+}
+
+test('a million distinct paths stream in full', async (t) => {
+  t.timeout(120_000);
+  const app = await startApp(t, redis.url);
+  const total = 1_000_000;
+  // Loaded with pipelined ZADDs of 10,000 members each, not through HTTP.
+  for (let start = 0; start < total; start += 10_000) {
+    const args: Array<string | number> = [];
+    for (let i = start; i < start + 10_000; i++) args.push(i % 1000, `/api/p${i}`);
+    await app.redis.client.zadd(app.keys.hits, ...args);
+  }
+  const response = await app.http.get('stats', { responseType: 'text' });
+  t.is(response.statusCode, 200);
+  t.is(response.headers['x-total-count'], String(total));
+  const rows = JSON.parse(response.body) as Row[];
+  t.is(rows.length, total);
+  t.deepEqual(rows[0], { path: '/api/p999999', hits: 999 });
+  t.deepEqual(rows.at(-1), { path: '/api/p0', hits: 0 });
+  for (let i = 1; i < rows.length; i++) {
+    if (rows[i]!.hits > rows[i - 1]!.hits) t.fail(`row ${i} is out of order`);
+  }
+});
