@@ -105,7 +105,7 @@ test('a malformed JSON body is a 400 in the error shape', async (t) => {
   const app = await startApp(t, redis.url);
   const response = await app.http.post('test/10', { body: '{"concurrency":', headers: { 'content-type': 'application/json' } });
   t.is(response.statusCode, 400);
-  t.is(typeof (response.body as { error: unknown }).error, 'string');
+  t.is(typeof (response.body as unknown as { error: unknown }).error, 'string');
   t.is(await app.totalHits(), 0);
 });
 
