@@ -25,6 +25,14 @@ async function embeddedRedis(settings: Readonly<Settings>, logger: Logger): Prom
   return { url, child };
 }
 
+// A reused or external Redis may run without AOF; then a Redis crash loses acknowledged hits.
+async function warnIfNotDurable(redis: RedisConnection, logger: Logger): Promise<void> {
+  const reply = (await redis.client.config('GET', 'appendonly').catch(() => undefined)) as string[] | undefined;
+  if (reply?.[1] === 'no') {
+    logger.warn('this Redis runs without AOF (appendonly no): if it crashes, hits acknowledged since its last snapshot are lost');
+  }
+}
+
 async function main(): Promise<void> {
   const settings = loadSettings();
   const logger = createLogger(settings.log.level);
@@ -39,6 +47,7 @@ async function main(): Promise<void> {
   });
   try {
     await redis.connect();
+    await warnIfNotDurable(redis, logger);
   } catch (error) {
     logger.warn({ err: error }, 'Redis is not reachable yet; /health answers 503 and hits get 503 until it is');
   }

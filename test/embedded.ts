@@ -1,17 +1,10 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
 import test from 'ava';
 import getPort from 'get-port';
+import { tempDir } from './helpers/tmp.js';
 import { Redis } from 'ioredis';
 import { EmbeddedRedisError } from '../src/errors.js';
 import { ensureRedisServer, INSTALL_HELP, redisAnswers, startRedisServer } from '../src/redis/embedded.js';
-
-async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'hitcounter-embedded-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 test('the embedded redis-server runs AOF with appendfsync everysec and keeps data across restarts', async (t) => {
   const dir = await tempDir(t);

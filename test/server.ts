@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import getPort from 'get-port';
+import { tempDir } from './helpers/tmp.js';
 import got from 'got';
 import { redisAnswers } from '../src/redis/embedded.js';
 import { spawnServer } from './helpers/process.js';
@@ -11,14 +10,8 @@ import { startLocalRedis } from './helpers/redis.js';
 
 const client = got.extend({ throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' });
 
-async function freshDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'hitcounter-server-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 test('without REDIS_URL the server starts its own redis-server with AOF, counts, and stops it on SIGTERM', async (t) => {
-  const dataDir = await freshDir(t);
+  const dataDir = await tempDir(t);
   const [port, redisPort] = [await getPort(), await getPort()];
   const server = spawnServer({ PORT: String(port), REDIS_EMBEDDED_PORT: String(redisPort), REDIS_DATA_DIR: dataDir });
   t.teardown(() => { server.child.kill('SIGKILL'); });
