@@ -79,7 +79,9 @@ export function errorHandler(logger: Logger): Middleware {
         ctx.status = known.status;
         ctx.set(known.headers);
         ctx.body = { error: known.message };
-        if (known.status >= 500) logger.warn({ err: known.cause ?? known }, known.message);
+        // Per-request 503s would flood the log during an outage; the server logs the
+        // connection going down and coming back instead.
+        if (known.status >= 500) logger.debug({ err: known.cause ?? known }, known.message);
         return;
       }
       logger.error({ err: error, method: ctx.method, url: ctx.url }, 'unhandled error');

@@ -25,6 +25,21 @@ async function embeddedRedis(settings: Readonly<Settings>, logger: Logger): Prom
   return { url, child };
 }
 
+const redactedUrl = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
+
+// One line when the connection goes down and one when it is back, not one per failed request.
+function logConnectionChanges(redis: RedisConnection, url: string, logger: Logger): void {
+  let up = false;
+  redis.client.on('ready', () => {
+    if (!up) logger.info({ redis: redactedUrl(url) }, 'Redis connection is up');
+    up = true;
+  });
+  redis.client.on('close', () => {
+    if (up && !redis.closing) logger.warn('Redis connection lost: hits answer 503 until it is back; reconnecting');
+    up = false;
+  });
+}
+
 // A reused or external Redis may run without AOF; then a Redis crash loses acknowledged hits.
 async function warnIfNotDurable(redis: RedisConnection, logger: Logger): Promise<void> {
   const reply = (await redis.client.config('GET', 'appendonly').catch(() => undefined)) as string[] | undefined;
@@ -45,6 +60,7 @@ async function main(): Promise<void> {
     commandTimeoutMs: settings.redis.commandTimeoutMs,
     connectTimeoutMs: settings.redis.connectTimeoutMs,
   });
+  logConnectionChanges(redis, url, logger);
   try {
     await redis.connect();
     await warnIfNotDurable(redis, logger);

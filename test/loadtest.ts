@@ -117,16 +117,23 @@ test('maxRequests comes from settings', async (t) => {
 
 test('the server keeps answering other requests while a load test runs', async (t) => {
   const app = await startApp(t, redis.url);
-  const load = app.http.post<LoadReport>('test/5000?concurrency=50');
-  const answers: number[] = [];
+  let loadRunning = true;
+  const load = app.http.post<LoadReport>('test/20000?concurrency=50').finally(() => { loadRunning = false; });
+  const checks: Array<{ status: number; ms: number; duringLoad: boolean }> = [];
   for (let i = 0; i < 5; i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const health = await app.http.get('health', { timeout: { request: 5000 } });
-    answers.push(health.statusCode);
+    const started = Date.now();
+    const { statusCode } = await app.http.get('health', { timeout: { request: 5000 } });
+    checks.push({ status: statusCode, ms: Date.now() - started, duringLoad: loadRunning });
   }
   const report = (await load).body;
-  t.deepEqual(answers, [200, 200, 200, 200, 200]);
-  t.true(report.completed === 5000, 'the health checks ran during the load, not after it');
+  t.is(report.succeeded, 20000);
+  for (const check of checks) {
+    t.is(check.status, 200);
+    t.true(check.duringLoad, 'the check was answered while the load test was still running');
+    // Generous: the point is that it answers, not how fast (that belongs to the benchmark).
+    t.true(check.ms < 2000, `a health check took ${check.ms} ms`);
+  }
 });
 
 test('a load test stops when its client goes away', async (t) => {

@@ -40,6 +40,11 @@ export class RedisConnection {
     await this.client.ping();
   }
 
+  /** True once close() was called: a disconnect from then on is expected, not an outage. */
+  get closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
   get status(): string {
     return this.client.status;
   }
