@@ -5,9 +5,10 @@ import type { Logger } from 'pino';
 import { randomSeed, systemClock, type Clock, type SeedSource } from './clock.js';
 import { errorHandler } from './errors.js';
 import { HitStore } from './hits/store.js';
-import { seededIndexSource, type IndexSource } from './loadgen/paths.js';
-import { runLoad } from './loadgen/runner.js';
+import { JobManager } from './loadgen/jobs.js';
+import { executeInWorker, type ExecuteLoad } from './loadgen/thread.js';
 import { createKeys } from './redis/keys.js';
+import { loadScripts } from './redis/scripts.js';
 import type { RedisConnection } from './redis/connection.js';
 import * as api from './routes/api.js';
 import * as health from './routes/health.js';
@@ -21,15 +22,30 @@ export interface AppDeps {
   logger: Logger;
   clock?: Clock;
   seedSource?: SeedSource;
-  indexSource?: (seed: number) => IndexSource;
+  /** Runs a load test; a worker thread by default. */
+  executeLoad?: ExecuteLoad;
 }
 
-export function createApp(deps: AppDeps): Koa {
+export interface HitcounterApp extends Koa {
+  /** Cancels this replica's running load tests and waits until they are recorded. */
+  stopJobs(): Promise<void>;
+}
+
+export function createApp(deps: AppDeps): HitcounterApp {
   const { settings, redis, logger } = deps;
   const clock = deps.clock ?? systemClock;
-  const indexSource = deps.indexSource ?? seededIndexSource;
   const keys = createKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key });
   const store = new HitStore(redis.client, keys, settings.redis.statsPageSize);
+  const jobs = new JobManager({
+    redis: redis.client,
+    keys,
+    scripts: loadScripts(redis.client),
+    store,
+    clock,
+    execute: deps.executeLoad ?? executeInWorker,
+    logger,
+    settings: settings.loadtest,
+  });
 
   const app = new Koa();
   // Errors are answered by errorHandler; this only reports failures after the response began,
@@ -41,15 +57,11 @@ export function createApp(deps: AppDeps): Koa {
   const router = new Router({ sensitive: true });
   api.mount(router, { store });
   stats.mount(router, { store, pageSize: settings.redis.statsPageSize });
-  loadtest.mount(router, {
-    settings,
-    seedSource: deps.seedSource ?? randomSeed,
-    runLoad: (options) => runLoad(options, { clock, indexSource }),
-  });
+  loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed });
   health.mount(router, { redis, clock });
 
   app.use(router.routes());
   // Sets Allow and 405/501 on a known path with an unknown method; errorHandler words the error.
   app.use(router.allowedMethods());
-  return app;
+  return Object.assign(app, { stopJobs: () => jobs.cancelAll() });
 }

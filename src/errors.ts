@@ -28,6 +28,19 @@ export class UriTooLongError extends HttpError {
   constructor(message: string) { super(414, message); }
 }
 
+export class ConflictError extends HttpError {
+  override name = 'ConflictError';
+  constructor(message: string) { super(409, message); }
+}
+
+/** A shared limit is reached; Retry-After says when to try again. */
+export class TooManyRequestsError extends HttpError {
+  override name = 'TooManyRequestsError';
+  constructor(message: string, retryAfterSeconds: number) {
+    super(429, message, { headers: { 'Retry-After': String(retryAfterSeconds) } });
+  }
+}
+
 /** Redis could not be reached in time: the client may retry, and nothing was counted. */
 export class ServiceUnavailableError extends HttpError {
   override name = 'ServiceUnavailableError';

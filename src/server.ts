@@ -68,7 +68,8 @@ async function main(): Promise<void> {
     logger.warn({ err: error }, 'Redis is not reachable yet; /health answers 503 and hits get 503 until it is');
   }
 
-  const server = createHttpServer(createApp({ settings, redis, logger }));
+  const app = createApp({ settings, redis, logger });
+  const server = createHttpServer(app);
   const stopChild = () => child?.stop();
   try {
     server.listen(settings.server.port, settings.server.host);
@@ -83,7 +84,9 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    logger.info({ signal }, 'shutting down: cancelling load tests, finishing in-flight requests');
+    // Load tests send to this very server, so they stop first, while it still answers them.
+    await app.stopJobs().catch((error) => logger.error({ err: error }, 'could not record cancelled load tests'));
     const force = setTimeout(() => server.closeAllConnections(), settings.server.shutdownTimeoutMs);
     const closed = once(server, 'close');
     server.close();

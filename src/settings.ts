@@ -6,6 +6,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { SettingsError } from './errors.js';
+import { DISTRIBUTIONS } from './loadgen/paths.js';
+import { loopbackUrl } from './loadgen/target.js';
 
 const int = (min: number, max: number) =>
   z.number({ error: `expected an integer from ${min} to ${max}` })
@@ -42,9 +44,20 @@ const schema = z.strictObject({
     maxRequests: int(1, 100_000_000),
     maxConcurrency: int(1, 10_000),
     defaultConcurrency: int(1, 10_000),
+    maxRate: int(1, 10_000_000),
     batchSize: int(1, 1_000_000),
-    vocabulary: int(1, 10_000_000),
+    distribution: z.enum(DISTRIBUTIONS, { error: `expected one of ${DISTRIBUTIONS.join(', ')}` }),
+    zipfExponent: z.number({ error: 'expected a number from 0 to 10' }).min(0, { error: 'expected a number from 0 to 10' }).max(10, { error: 'expected a number from 0 to 10' }),
+    paths: int(1, 100_000_000),
+    maxPaths: int(1, 100_000_000),
     requestTimeoutMs: ms,
+    maxLagMs: ms,
+    target: z.string().refine((value) => value === '' || loopbackUrl(value) !== undefined, {
+      error: 'expected "" (this server) or a loopback http URL such as http://127.0.0.1:5000',
+    }),
+    maxRunningJobs: int(1, 1000),
+    jobTtlSeconds: int(1, 31_536_000),
+    progressIntervalMs: int(50, 60_000),
   }),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -52,6 +65,9 @@ const schema = z.strictObject({
     }),
   }),
 }).superRefine((s, ctx) => {
+  if (s.loadtest.paths > s.loadtest.maxPaths) {
+    ctx.addIssue({ code: 'custom', path: ['loadtest', 'paths'], message: `expected at most loadtest.maxPaths (${s.loadtest.maxPaths})` });
+  }
   if (s.loadtest.defaultConcurrency > s.loadtest.maxConcurrency) {
     ctx.addIssue({
       code: 'custom',
@@ -81,9 +97,18 @@ export const ENV_OVERRIDES = {
   LOADTEST_MAX_REQUESTS: 'loadtest.maxRequests',
   LOADTEST_MAX_CONCURRENCY: 'loadtest.maxConcurrency',
   LOADTEST_CONCURRENCY: 'loadtest.defaultConcurrency',
+  LOADTEST_MAX_RATE: 'loadtest.maxRate',
   LOADTEST_BATCH_SIZE: 'loadtest.batchSize',
-  LOADTEST_VOCABULARY: 'loadtest.vocabulary',
+  LOADTEST_DISTRIBUTION: 'loadtest.distribution',
+  LOADTEST_ZIPF_EXPONENT: 'loadtest.zipfExponent',
+  LOADTEST_PATHS: 'loadtest.paths',
+  LOADTEST_MAX_PATHS: 'loadtest.maxPaths',
   LOADTEST_REQUEST_TIMEOUT_MS: 'loadtest.requestTimeoutMs',
+  LOADTEST_MAX_LAG_MS: 'loadtest.maxLagMs',
+  LOADTEST_TARGET: 'loadtest.target',
+  LOADTEST_MAX_RUNNING_JOBS: 'loadtest.maxRunningJobs',
+  LOADTEST_JOB_TTL_SECONDS: 'loadtest.jobTtlSeconds',
+  LOADTEST_PROGRESS_INTERVAL_MS: 'loadtest.progressIntervalMs',
   LOG_LEVEL: 'log.level',
 } as const;
 

@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { JobReport } from '../src/loadgen/jobs.js';
 import type { LoadReport } from '../src/loadgen/report.js';
 import { startApp } from './helpers/app.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
@@ -30,18 +31,38 @@ test('POST /test/2000: the sum of /stats grows by exactly `succeeded`', async (t
 
 test('the report has every documented field, with sane figures', async (t) => {
   const app = await startApp(t, redis.url);
-  const { body: report } = await app.http.post<LoadReport>('test/300?concurrency=10&seed=5');
+  const { body: report } = await app.http.post<JobReport>('test/300?concurrency=10&seed=5');
   t.deepEqual(Object.keys(report).sort(), [
-    'completed', 'concurrency', 'distinctPaths', 'durationMs', 'errors', 'failed', 'latencyMs', 'requested', 'requestsPerSecond',
-    'seed', 'statusCodes', 'succeeded',
+    'cancelled', 'completed', 'concurrency', 'counted', 'distinctPaths', 'distribution', 'dropped', 'durationMs', 'errors',
+    'failed', 'finishedAt', 'latencyMs', 'model', 'non2xx', 'paths', 'perSecond', 'rate', 'requested', 'requestsPerSecond',
+    'seed', 'startedAt', 'statusCodes', 'succeeded', 'target',
   ]);
-  t.is(report.concurrency, 10);
-  t.is(report.seed, 5);
+  t.like(report, { model: 'closed', rate: null, concurrency: 10, seed: 5, distribution: 'zipf', paths: 1000, target: app.url, dropped: 0, non2xx: 0, cancelled: false });
   t.true(report.durationMs > 0);
+  t.is(Date.parse(report.finishedAt) - Date.parse(report.startedAt), Math.round(report.durationMs));
   t.true(Math.abs(report.requestsPerSecond - (report.completed / report.durationMs) * 1000) < 0.01 * report.requestsPerSecond);
-  const { min, mean, p50, p90, p99, max } = report.latencyMs;
-  t.true(min > 0 && min <= p50 && p50 <= p90 && p90 <= p99 && mean <= max, JSON.stringify(report.latencyMs));
-  t.true(p99 <= max * 1.001);
+  t.is(report.perSecond.reduce((a, b) => a + b, 0), report.completed);
+  const { min, mean, p50, p90, p99, p99_9, max, stddev } = report.latencyMs;
+  t.true(min > 0 && min <= p50 && p50 <= p90 && p90 <= p99 && p99 <= p99_9 && mean <= max && stddev >= 0, JSON.stringify(report.latencyMs));
+  t.true(p99_9 <= max * 1.001);
+});
+
+test('counted == succeeded on an isolated run, and the report says so', async (t) => {
+  const app = await startApp(t, redis.url);
+  const { body: report } = await app.http.post<JobReport>('test/1500?concurrency=30&distribution=uniform&paths=200');
+  t.is(report.succeeded, 1500);
+  t.is(report.counted.hits, 1500);
+  t.true(report.counted.equalsSucceeded);
+  t.regex(report.counted.note, /only when nothing else hit those paths/);
+});
+
+test('the open model paces requests at the target rate', async (t) => {
+  const app = await startApp(t, redis.url);
+  const { body: report } = await app.http.post<JobReport>('test/600?rate=300&concurrency=20');
+  t.like(report, { model: 'open', rate: 300, succeeded: 600, dropped: 0 });
+  // 600 requests due over 2 s; the last is sent at ~1.997 s.
+  t.true(report.durationMs >= 1990 && report.durationMs < 3500, `took ${report.durationMs} ms`);
+  t.true(Math.abs(report.requestsPerSecond - 300) < 60, `${report.requestsPerSecond} req/s`);
 });
 
 test('the same seed replays the same paths', async (t) => {
@@ -62,7 +83,7 @@ test('without a seed the server picks one and reports it, so the run can be repl
 });
 
 test('paths repeat, so /stats shows a ranking', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.vocabulary = 50; } });
+  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.paths = 50; } });
   const { body: report } = await app.http.post<LoadReport>('test/1000?seed=3');
   t.true(report.distinctPaths <= 50);
   const rows = (await app.http.get<Row[]>('stats')).body;
@@ -84,9 +105,19 @@ const badRequests: Array<[path: string, error: string, body?: unknown]> = [
   ['test/1.5', 'Expected `n` to be an integer from 1 to 1000000'],
   ['test/10?concurrency=0', 'Expected `concurrency` to be an integer from 1 to 1000'],
   ['test/10?concurrency=1001', 'Expected `concurrency` to be an integer from 1 to 1000'],
+  ['test/10?rate=0', 'Expected `rate` to be an integer from 1 to 100000'],
+  ['test/10?rate=fast', 'Expected `rate` to be an integer from 1 to 100000'],
+  ['test/10?distribution=normal', 'Expected `distribution` to be one of: uniform, zipf'],
+  ['test/10?paths=0', 'Expected `paths` to be an integer from 1 to 1000000'],
+  ['test/10?paths=1000001', 'Expected `paths` to be an integer from 1 to 1000000'],
   ['test/10?seed=-1', 'Expected `seed` to be an integer from 0 to 4294967295'],
   ['test/10?seed=4294967296', 'Expected `seed` to be an integer from 0 to 4294967295'],
-  ['test/10?concurency=5', 'Unknown parameter `concurency`; expected one of: concurrency, seed'],
+  ['test/10?target=http://example.com', 'Expected `target` to be a loopback http URL such as http://127.0.0.1:5000'],
+  ['test/10?target=http://10.0.0.1:5000', 'Expected `target` to be a loopback http URL such as http://127.0.0.1:5000'],
+  ['test/10?target=ftp://127.0.0.1', 'Expected `target` to be a loopback http URL such as http://127.0.0.1:5000'],
+  ['test/10?target=http://127.0.0.1:5000/api', 'Expected `target` to be a loopback http URL such as http://127.0.0.1:5000'],
+  ['test/10?async=maybe', 'Expected `async` to be 1, 0, true or false'],
+  ['test/10?concurency=5', 'Unknown parameter `concurency`; expected one of: concurrency, rate, distribution, paths, seed, target, async'],
   ['test/10', 'Expected `concurrency` to be an integer from 1 to 1000', { concurrency: 'lots' }],
   ['test/10', 'Expected the JSON body to be an object', [1, 2]],
 ];

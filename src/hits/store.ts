@@ -1,8 +1,8 @@
 // HitStore is the only module that knows how hits are kept in Redis:
 // one sorted set, member = normalized path, score = all-time hits.
-import { ReplyError, type Redis } from 'ioredis';
-import { ServiceUnavailableError } from '../errors.js';
+import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
+import { unavailable } from '../redis/unavailable.js';
 
 export interface PathHits {
   path: string;
@@ -15,12 +15,7 @@ export interface Page {
   limit?: number;
 }
 
-// A ReplyError is Redis answering "no" (a bug on our side: 500). Anything else means no answer
-// arrived in time or the connection is gone, so the client gets a 503 it may retry.
-function unavailable(error: unknown): never {
-  if (error instanceof ReplyError) throw error;
-  throw new ServiceUnavailableError('Redis is unavailable; the hit was not counted', { cause: error });
-}
+const ZMSCORE_CHUNK = 1000;
 
 function pairs(flat: string[]): PathHits[] {
   const rows: PathHits[] = new Array(flat.length / 2);
@@ -45,6 +40,26 @@ export class HitStore {
   async hitsOf(path: string): Promise<number> {
     const score = await this.redis.zscore(this.keys.hits, path).catch(unavailable);
     return score === null ? 0 : Number(score);
+  }
+
+  /**
+   * The sum of the hits of `paths`, read ZMSCORE_CHUNK paths per round trip so a vocabulary of
+   * millions of paths is never held at once. Paths never counted add 0.
+   */
+  async sumOf(paths: Iterable<string>): Promise<number> {
+    let sum = 0;
+    let chunk: string[] = [];
+    const flush = async () => {
+      const scores = await this.redis.zmscore(this.keys.hits, ...chunk).catch(unavailable);
+      for (const score of scores) if (score !== null) sum += Number(score);
+      chunk = [];
+    };
+    for (const path of paths) {
+      chunk.push(path);
+      if (chunk.length === ZMSCORE_CHUNK) await flush();
+    }
+    if (chunk.length > 0) await flush();
+    return sum;
   }
 
   /**

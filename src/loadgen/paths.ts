@@ -1,7 +1,12 @@
 // Random hit paths for the load generator. The RNG is seeded, so a seed replays a run exactly,
 // and paths come from a bounded vocabulary so they repeat and /stats shows a ranking.
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import zipfian from 'zipfian-integer';
+
+export const DISTRIBUTIONS = ['uniform', 'zipf'] as const;
+export type Distribution = (typeof DISTRIBUTIONS)[number];
 
 const SECTIONS = ['blog', 'docs', 'products', 'users', 'pricing', 'news', 'help', 'about'] as const;
 const WORDS = [
@@ -20,12 +25,28 @@ export function vocabularyPath(index: number): string {
   return round === 0 ? `/api/${section}/${word}` : `/api/${section}/${word}-${round}`;
 }
 
-/** Draws integers uniformly from [0, size). */
-export type IndexSource = (size: number) => number;
+/** Every path of a vocabulary of `size`, lazily, in index order. */
+export function* vocabulary(size: number): Generator<string> {
+  for (let i = 0; i < size; i++) yield vocabularyPath(i);
+}
 
-export function seededIndexSource(seed: number): IndexSource {
+/** Draws vocabulary indices in [0, size). */
+export type IndexSource = () => number;
+
+export interface PathSpec {
+  distribution: Distribution;
+  /** Vocabulary size. */
+  paths: number;
+  seed: number;
+  /** Zipf's s: 1 means the k-th path is drawn 1/k as often as the first. */
+  zipfExponent: number;
+}
+
+export function seededIndexSource({ distribution, paths, seed, zipfExponent }: PathSpec): IndexSource {
   const rng = xoroshiro128plus(seed);
-  return (size) => uniformInt(rng, 0, size - 1);
+  if (distribution === 'uniform') return () => uniformInt(rng, 0, paths - 1);
+  // Rejection-inversion sampling: O(1) memory whatever the vocabulary size.
+  return zipfian(0, paths - 1, zipfExponent, () => uniformFloat64(rng));
 }
 
 export interface PathPick {
@@ -34,10 +55,10 @@ export interface PathPick {
 }
 
 export class PathGenerator {
-  constructor(private readonly vocabulary: number, private readonly draw: IndexSource) {}
+  constructor(private readonly draw: IndexSource) {}
 
   next(): PathPick {
-    const index = this.draw(this.vocabulary);
+    const index = this.draw();
     return { index, path: vocabularyPath(index) };
   }
 

@@ -1,29 +1,45 @@
 // Fires n requests at a hitcounter's /api/* through got, with p-limit bounding concurrency.
-// Work is streamed in batches, and at most two batches exist at once (one draining, one
-// filling the pipe), so memory depends on batchSize and concurrency, never on n.
+//
+// Closed model (no rate): `concurrency` requests are always in flight. Work is streamed in
+// batches, and at most two batches exist at once (one draining, one filling the pipe).
+// Open model (rate): request i is due at start + i/rate. Its latency is measured from that due
+// time, not from when it was sent, so a stall shows up in the latencies (no coordinated
+// omission, as in wrk2 and autocannon -R). A request that cannot be sent within maxLagMs of
+// its due time is dropped and counted as such.
+//
+// Either way memory depends on batchSize and concurrency, never on n. Stopping sends nothing
+// more and lets in-flight requests settle, so every response that was sent is in the report.
 import { setMaxListeners } from 'node:events';
 import { Agent } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import got, { type Got } from 'got';
 import pLimit from 'p-limit';
 import type { Clock } from '../clock.js';
-import { PathGenerator, type IndexSource, type PathPick } from './paths.js';
-import { LoadRecorder, type LoadReport } from './report.js';
+import { PathGenerator, seededIndexSource, type Distribution, type PathPick } from './paths.js';
+import { LoadRecorder, type LoadReport, type Progress } from './report.js';
 
-export interface LoadOptions {
+export interface LoadPlan {
   requests: number;
   concurrency: number;
+  /** Requests per second for the open model; null for the closed model. */
+  rate: number | null;
+  distribution: Distribution;
+  paths: number;
+  zipfExponent: number;
   seed: number;
-  vocabulary: number;
-  batchSize: number;
   /** Base URL of the server to load, e.g. http://127.0.0.1:5000 */
   target: string;
+  batchSize: number;
   requestTimeoutMs: number;
-  signal?: AbortSignal;
+  maxLagMs: number;
+  progressIntervalMs: number;
 }
 
-export interface LoadDeps {
+export interface RunControl {
   clock: Clock;
-  indexSource: (seed: number) => IndexSource;
+  /** When aborted, nothing more is sent; in-flight requests still settle. */
+  stop?: AbortSignal;
+  onProgress?: (progress: Progress) => void;
 }
 
 function httpClient(target: string, concurrency: number, timeoutMs: number): { client: Got; agent: Agent } {
@@ -37,45 +53,108 @@ function httpClient(target: string, concurrency: number, timeoutMs: number): { c
     throwHttpErrors: false,
     followRedirect: false,
     decompress: false,
+    headers: { 'user-agent': 'hitcounter-loadgen' },
   });
   return { client, agent };
 }
 
-export async function runLoad(options: LoadOptions, deps: LoadDeps): Promise<LoadReport> {
-  const { requests, concurrency, batchSize, signal } = options;
-  const { clock } = deps;
-  const { client, agent } = httpClient(options.target, concurrency, options.requestTimeoutMs);
-  const recorder = new LoadRecorder();
-  const paths = new PathGenerator(options.vocabulary, deps.indexSource(options.seed));
-  const limit = pLimit(concurrency);
-  // Every in-flight request listens for the abort; that many listeners is expected, not a leak.
-  if (signal) setMaxListeners(concurrency + 10, signal);
+/**
+ * One GET through got's stream API, resolving with the status once the body has been read.
+ * The stream API costs about half the CPU of got's promise API per request (no response
+ * buffering, no cancelable promise), which is what bounds the generator's rate.
+ */
+function send(client: Got, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // prefixUrl joins with a single slash, so the leading one is dropped here.
+    const stream = client.stream(path.slice(1));
+    let status = 0;
+    stream.once('response', (response: { statusCode: number }) => { status = response.statusCode; });
+    stream.once('error', reject);
+    stream.once('end', () => resolve(status));
+    stream.resume();
+  });
+}
 
-  const fire = async ({ index, path }: PathPick): Promise<void> => {
-    if (signal?.aborted) return;
+export async function runLoad(plan: LoadPlan, { clock, stop, onProgress }: RunControl): Promise<LoadReport> {
+  const { client, agent } = httpClient(plan.target, plan.concurrency, plan.requestTimeoutMs);
+  const recorder = new LoadRecorder();
+  const paths = new PathGenerator(seededIndexSource(plan));
+  const limit = pLimit(plan.concurrency);
+  const stopped = () => stop?.aborted === true;
+  if (stop) setMaxListeners(plan.concurrency + 10, stop);
+
+  const startedAt = clock.now();
+  const elapsed = () => clock.now() - startedAt;
+
+  // Resolves the open model's wait for a free slot whenever a request settles.
+  let settled: (() => void) | undefined;
+  const fire = async ({ index, path }: PathPick, dueAt?: number): Promise<void> => {
+    if (stopped()) return;
     recorder.path(index);
-    const started = clock.now();
+    const sentAt = dueAt ?? clock.now();
     try {
-      // prefixUrl joins with a single slash, so the leading one is dropped here.
-      const response = await client.get(path.slice(1), { signal });
-      recorder.response(response.statusCode, clock.now() - started);
+      const status = await send(client, path);
+      recorder.response(status, clock.now() - sentAt, elapsed());
     } catch (error) {
       const { code, name } = error as { code?: string; name?: string };
-      recorder.error(code ?? name ?? 'UNKNOWN');
+      recorder.error(code ?? name ?? 'UNKNOWN', elapsed());
+    } finally {
+      settled?.();
     }
   };
 
-  const started = clock.now();
-  try {
+  const closedModel = async () => {
     let draining: Promise<unknown> = Promise.resolve();
-    for (let sent = 0; sent < requests && !signal?.aborted; sent += batchSize) {
-      const filling = limit.map(paths.take(Math.min(batchSize, requests - sent)), fire);
+    for (let sent = 0; sent < plan.requests && !stopped(); sent += plan.batchSize) {
+      const filling = limit.map(paths.take(Math.min(plan.batchSize, plan.requests - sent)), (pick) => fire(pick));
       await draining;
       draining = filling;
     }
     await draining;
+  };
+
+  const openModel = async (rate: number) => {
+    const interval = 1000 / rate;
+    const inFlight = new Set<Promise<void>>();
+    for (let next = 0; next < plan.requests && !stopped();) {
+      const dueAt = startedAt + next * interval;
+      const now = clock.now();
+      if (dueAt > now) {
+        await sleep(Math.max(1, dueAt - now), undefined, { signal: stop }).catch(() => {});
+      } else if (now - dueAt > plan.maxLagMs) {
+        recorder.drop();
+        next++;
+      } else if (limit.activeCount >= plan.concurrency) {
+        await new Promise<void>((resolve) => { settled = resolve; });
+      } else {
+        const request = limit(fire, paths.next(), dueAt);
+        inFlight.add(request);
+        void request.finally(() => inFlight.delete(request));
+        next++;
+      }
+    }
+    await Promise.all(inFlight);
+  };
+
+  const ticker = onProgress ? setInterval(() => onProgress(recorder.progress(elapsed())), plan.progressIntervalMs) : undefined;
+  try {
+    await (plan.rate === null ? closedModel() : openModel(plan.rate));
   } finally {
+    clearInterval(ticker);
     agent.destroy();
   }
-  return recorder.report({ requested: requests, durationMs: clock.now() - started, concurrency, seed: options.seed });
+  const finishedAt = clock.now();
+  return recorder.report({
+    model: plan.rate === null ? 'closed' : 'open',
+    rate: plan.rate,
+    concurrency: plan.concurrency,
+    distribution: plan.distribution,
+    paths: plan.paths,
+    seed: plan.seed,
+    target: plan.target,
+    requested: plan.requests,
+    startedAt,
+    finishedAt,
+    cancelled: stopped(),
+  });
 }

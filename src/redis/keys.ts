@@ -11,8 +11,24 @@ export interface Keys {
   readonly prefix: string;
   /** Sorted set: member = normalized path, score = all-time hits. */
   readonly hits: string;
+  /** Sorted set: member = load-test job id, score = creation time (ms). Lists the jobs. */
+  readonly jobs: string;
+  /** Sorted set: member = id of a running job, score = when its lease expires (ms). Caps running jobs. */
+  readonly runningJobs: string;
+  /** String: the job's JSON, with a TTL. */
+  job(id: string): string;
+  /** String: present while a cancel of the job has been asked for and not yet carried out. */
+  jobCancel(id: string): string;
 }
 
 export function createKeys({ prefix, hits }: KeyOptions): Keys {
-  return Object.freeze({ prefix, hits: `${prefix}${hits}` });
+  const jobs = `${prefix}hitcounter:jobs`;
+  return Object.freeze({
+    prefix,
+    hits: `${prefix}${hits}`,
+    jobs,
+    runningJobs: `${jobs}:running`,
+    job: (id: string) => `${jobs}:${id}`,
+    jobCancel: (id: string) => `${jobs}:${id}:cancel`,
+  });
 }

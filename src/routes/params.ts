@@ -33,3 +33,19 @@ export function integerParam(name: string, raw: Raw, min: number, max?: number):
   if (!Number.isSafeInteger(value) || value < min || (max !== undefined && value > max)) throw new BadRequestError(message);
   return value;
 }
+
+/** One of a fixed set of words. */
+export function enumParam<T extends string>(name: string, raw: Raw, allowed: readonly T[]): T | undefined {
+  if (raw === undefined) return undefined;
+  if (Array.isArray(raw)) throw new BadRequestError(`Expected \`${name}\` only once`);
+  if (typeof raw === 'string' && (allowed as readonly string[]).includes(raw)) return raw as T;
+  throw new BadRequestError(`Expected \`${name}\` to be one of: ${allowed.join(', ')}`);
+}
+
+/** 1/true or 0/false, as a query string or a JSON boolean. */
+export function booleanParam(name: string, raw: Raw): boolean | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === true || raw === '1' || raw === 'true') return true;
+  if (raw === false || raw === '0' || raw === 'false') return false;
+  throw new BadRequestError(Array.isArray(raw) ? `Expected \`${name}\` only once` : `Expected \`${name}\` to be 1, 0, true or false`);
+}

@@ -1,0 +1,218 @@
+// Load tests run as jobs. A job's state lives in Redis with a TTL, so any replica can answer
+// for it, and a Lua-guarded set of leases caps how many run at once across all replicas.
+// The replica that started a job runs it (in a worker thread) and writes its progress.
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { ConflictError, NotFoundError, TooManyRequestsError } from '../errors.js';
+import type { HitStore } from '../hits/store.js';
+import type { Keys } from '../redis/keys.js';
+import type { Scripts } from '../redis/scripts.js';
+import { unavailable } from '../redis/unavailable.js';
+import { vocabulary } from './paths.js';
+import type { LoadPlan } from './runner.js';
+import type { LoadReport, Progress } from './report.js';
+import type { Execution, ExecuteLoad } from './thread.js';
+
+export const JOB_STATUSES = ['queued', 'running', 'done', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+const FINISHED: ReadonlySet<JobStatus> = new Set(['done', 'failed', 'cancelled']);
+
+export interface CountCheck {
+  /** How much the hits of the run's vocabulary grew in Redis between start and finish. */
+  hits: number;
+  equalsSucceeded: boolean;
+  note: string;
+}
+
+export type JobReport = LoadReport & { counted: CountCheck };
+
+export interface Job {
+  id: string;
+  status: JobStatus;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  plan: Omit<LoadPlan, 'batchSize' | 'progressIntervalMs'>;
+  progress: Progress | null;
+  report: JobReport | null;
+  error: string | null;
+}
+
+export interface JobSettings {
+  maxRunningJobs: number;
+  jobTtlSeconds: number;
+  progressIntervalMs: number;
+}
+
+export interface JobManagerDeps {
+  redis: Redis;
+  keys: Keys;
+  scripts: Scripts;
+  store: HitStore;
+  clock: Clock;
+  execute: ExecuteLoad;
+  logger: Logger;
+  settings: JobSettings;
+}
+
+interface LocalJob {
+  execution?: Execution;
+  stopRequested: boolean;
+  done: Promise<Job>;
+}
+
+export function countCheck(hits: number, succeeded: number, paths: number): CountCheck {
+  return {
+    hits,
+    equalsSucceeded: hits === succeeded,
+    note:
+      `counted is how much the hits of this run's ${paths} vocabulary paths grew in Redis between its start and finish. ` +
+      'It equals succeeded only when nothing else hit those paths meanwhile, and the target counts into this Redis.',
+  };
+}
+
+export class JobManager {
+  readonly #local = new Map<string, LocalJob>();
+  readonly #ttlMs: number;
+  readonly #leaseMs: number;
+
+  constructor(private readonly deps: JobManagerDeps) {
+    this.#ttlMs = deps.settings.jobTtlSeconds * 1000;
+    // A lease outlives several missed progress ticks before another replica may reclaim the slot.
+    this.#leaseMs = Math.max(10_000, deps.settings.progressIntervalMs * 10);
+  }
+
+  /**
+   * Starts a job, or throws TooManyRequestsError when maxRunningJobs are already running.
+   * Resolves once the job is recorded; `done` resolves with the finished job.
+   */
+  async start(plan: LoadPlan): Promise<{ job: Job; done: Promise<Job> }> {
+    const { redis, keys, scripts, clock, settings } = this.deps;
+    const id = randomUUID();
+    const now = clock.now();
+    const taken = await scripts.acquireJobSlot(keys.runningJobs, now, settings.maxRunningJobs, id, now + this.#leaseMs).catch(unavailable);
+    if (taken !== 1) {
+      throw new TooManyRequestsError(`${settings.maxRunningJobs} load test(s) already running, the most allowed at once; try again later`, 5);
+    }
+    const { batchSize: _batch, progressIntervalMs: _interval, ...shown } = plan;
+    const job: Job = { id, status: 'queued', createdAt: new Date(now).toISOString(), startedAt: null, finishedAt: null, plan: shown, progress: null, report: null, error: null };
+    try {
+      await this.#save(job);
+    } catch (error) {
+      await redis.zrem(keys.runningJobs, id).catch(() => {});
+      throw error;
+    }
+    const local: LocalJob = { stopRequested: false, done: Promise.resolve(job) };
+    local.done = this.#run(job, plan, local);
+    this.#local.set(id, local);
+    return { job: structuredClone(job), done: local.done };
+  }
+
+  async #run(job: Job, plan: LoadPlan, local: LocalJob): Promise<Job> {
+    const { store, clock, execute, logger, redis, keys } = this.deps;
+    try {
+      const before = await store.sumOf(vocabulary(plan.paths));
+      if (local.stopRequested) {
+        job.status = 'cancelled';
+        return job;
+      }
+      job.status = 'running';
+      job.startedAt = new Date(clock.now()).toISOString();
+      await this.#save(job);
+      let writes = Promise.resolve();
+      const execution = execute(plan, (progress) => {
+        job.progress = progress;
+        // One write at a time, in order; a slow Redis makes progress coarser, never reordered.
+        writes = writes.then(() => this.#tick(job, execution)).catch((error) => logger.warn({ err: error, job: job.id }, 'could not record load-test progress'));
+      });
+      local.execution = execution;
+      if (local.stopRequested) execution.stop();
+      const report = await execution.report;
+      await writes;
+      const after = await store.sumOf(vocabulary(plan.paths));
+      job.report = { ...report, counted: countCheck(after - before, report.succeeded, plan.paths) };
+      job.progress = { completed: report.completed, succeeded: report.succeeded, failed: report.failed, dropped: report.dropped, elapsedMs: report.durationMs, requestsPerSecond: report.requestsPerSecond, p99: report.latencyMs.p99 };
+      job.status = report.cancelled ? 'cancelled' : 'done';
+    } catch (error) {
+      logger.error({ err: error, job: job.id }, 'load test failed');
+      job.status = 'failed';
+      job.error = (error as Error).message;
+    } finally {
+      job.finishedAt = new Date(clock.now()).toISOString();
+      await this.#save(job).catch((error) => logger.error({ err: error, job: job.id }, 'could not record the finished load test'));
+      await redis.multi().zrem(keys.runningJobs, job.id).del(keys.jobCancel(job.id)).exec().catch(() => {});
+      this.#local.delete(job.id);
+    }
+    return job;
+  }
+
+  /** Saves progress, renews the lease, and picks up a cancel asked for on another replica. */
+  async #tick(job: Job, execution: Execution): Promise<void> {
+    const { redis, keys, clock } = this.deps;
+    const now = clock.now();
+    const results = await redis
+      .multi()
+      .set(keys.job(job.id), JSON.stringify(job), 'PX', this.#ttlMs)
+      .zadd(keys.runningJobs, 'XX', now + this.#leaseMs, job.id)
+      .exists(keys.jobCancel(job.id))
+      .exec();
+    if (results?.[2]?.[1] === 1) execution.stop();
+  }
+
+  async #save(job: Job): Promise<void> {
+    const { redis, keys, clock } = this.deps;
+    const now = clock.now();
+    await redis
+      .multi()
+      .set(keys.job(job.id), JSON.stringify(job), 'PX', this.#ttlMs)
+      .zadd(keys.jobs, Date.parse(job.createdAt), job.id)
+      // The index forgets jobs whose own keys have expired.
+      .zremrangebyscore(keys.jobs, '-inf', now - this.#ttlMs)
+      .exec()
+      .catch(unavailable);
+  }
+
+  async get(id: string): Promise<Job | undefined> {
+    const json = await this.deps.redis.get(this.deps.keys.job(id)).catch(unavailable);
+    return json === null ? undefined : (JSON.parse(json) as Job);
+  }
+
+  /** The newest jobs first. */
+  async list(limit: number): Promise<Job[]> {
+    const { redis, keys } = this.deps;
+    const ids = await redis.zrevrange(keys.jobs, 0, limit - 1).catch(unavailable);
+    if (ids.length === 0) return [];
+    const values = await redis.mget(ids.map((id) => keys.job(id))).catch(unavailable);
+    return values.flatMap((json) => (json === null ? [] : [JSON.parse(json) as Job]));
+  }
+
+  /**
+   * Cancels a queued or running job. On the replica that runs it, resolves with the finished job
+   * once in-flight requests have settled (`settled: true`); elsewhere, leaves a cancel request
+   * that the running replica picks up at its next progress tick (`settled: false`).
+   */
+  async cancel(id: string): Promise<{ job: Job; settled: boolean }> {
+    const job = await this.get(id);
+    if (!job) throw new NotFoundError(`No load test job ${id}`);
+    if (FINISHED.has(job.status)) throw new ConflictError(`Load test job ${id} has already finished (${job.status})`);
+    const local = this.#local.get(id);
+    if (local) {
+      local.stopRequested = true;
+      local.execution?.stop();
+      return { job: await local.done, settled: true };
+    }
+    await this.deps.redis.set(this.deps.keys.jobCancel(id), '1', 'PX', this.#ttlMs).catch(unavailable);
+    return { job, settled: false };
+  }
+
+  /** Stops every job this replica runs and waits until they are recorded as cancelled. */
+  async cancelAll(): Promise<void> {
+    await Promise.all([...this.#local.values()].map((local) => {
+      local.stopRequested = true;
+      local.execution?.stop();
+      return local.done;
+    }));
+  }
+}
