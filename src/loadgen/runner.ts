@@ -86,8 +86,6 @@ export async function runLoad(plan: LoadPlan, { clock, stop, onProgress }: RunCo
   const startedAt = clock.now();
   const elapsed = () => clock.now() - startedAt;
 
-  // Resolves the open model's wait for a free slot whenever a request settles.
-  let settled: (() => void) | undefined;
   const fire = async ({ index, path }: PathPick, dueAt?: number): Promise<void> => {
     if (stopped()) return;
     recorder.path(index);
@@ -98,8 +96,6 @@ export async function runLoad(plan: LoadPlan, { clock, stop, onProgress }: RunCo
     } catch (error) {
       const { code, name } = error as { code?: string; name?: string };
       recorder.error(code ?? name ?? 'UNKNOWN', elapsed());
-    } finally {
-      settled?.();
     }
   };
 
@@ -124,12 +120,12 @@ export async function runLoad(plan: LoadPlan, { clock, stop, onProgress }: RunCo
       } else if (now - dueAt > plan.maxLagMs) {
         recorder.drop();
         next++;
-      } else if (limit.activeCount >= plan.concurrency) {
-        await new Promise<void>((resolve) => { settled = resolve; });
+      } else if (inFlight.size >= plan.concurrency) {
+        // Every connection is busy: wait for one to free up. The due time keeps counting.
+        await Promise.race(inFlight);
       } else {
-        const request = limit(fire, paths.next(), dueAt);
+        const request = limit(fire, paths.next(), dueAt).finally(() => inFlight.delete(request));
         inFlight.add(request);
-        void request.finally(() => inFlight.delete(request));
         next++;
       }
     }

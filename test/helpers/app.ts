@@ -50,6 +50,7 @@ export async function startApp(
   const keys = createKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key });
 
   t.teardown(async () => {
+    await app.stopJobs();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
     if (redis.status === 'ready') {

@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import type { JobReport } from '../src/loadgen/jobs.js';
+import { startApp } from './helpers/app.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+
+let redis: TestRedis;
+test.before(async () => { redis = await startRedis(); });
+test.after.always(async () => { await redis?.stop(); });
+
+const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('hitcounter load runs a job and prints its report as JSON', async (t) => {
+  const app = await startApp(t, redis.url);
+  const { code, stdout } = await run(['load', '500', '--concurrency', '10', '--seed', '4', '--url', app.url, '--json']);
+  t.is(code, 0);
+  const report = JSON.parse(stdout) as JobReport;
+  t.like(report, { requested: 500, succeeded: 500, concurrency: 10, seed: 4, model: 'closed' });
+  t.true(report.counted.equalsSucceeded);
+});
+
+test('hitcounter load prints tables, with the open model', async (t) => {
+  const app = await startApp(t, redis.url);
+  const { code, stdout } = await run(['load', '200', '--rate', '400', '--url', app.url]);
+  t.is(code, 0);
+  t.regex(stdout, /open @ 400\/s/);
+  t.regex(stdout, /p99\.9/);
+  t.regex(stdout, /status codes: 200: 200/);
+  t.regex(stdout, /counted in Redis: 200 \(equals succeeded\)/);
+});
+
+test('hitcounter stats prints the top paths', async (t) => {
+  const app = await startApp(t, redis.url);
+  for (const path of ['a', 'b', 'b']) await app.http.get(`api/${path}`);
+  const table = await run(['stats', '--limit', '5', '--url', app.url]);
+  t.is(table.code, 0);
+  t.regex(table.stdout, /1 │ \/api\/b │ 2/);
+  t.regex(table.stdout, /2 distinct paths in all/);
+  const json = await run(['stats', '--url', app.url, '--json']);
+  t.deepEqual(JSON.parse(json.stdout), [{ path: '/api/b', hits: 2 }, { path: '/api/a', hits: 1 }]);
+});
+
+test('the server\'s error message reaches the user, with a non-zero exit', async (t) => {
+  const app = await startApp(t, redis.url);
+  const { code, stderr } = await run(['load', '10', '--distribution', 'normal', '--url', app.url]);
+  t.is(code, 1);
+  t.regex(stderr, /hitcounter: Expected `distribution` to be one of: uniform, zipf/);
+});
+
+test('bad arguments are refused before anything is sent', async (t) => {
+  const { code, stderr } = await run(['load', '0', '--url', 'http://127.0.0.1:1']);
+  t.not(code, 0);
+  t.regex(stderr, /invalid for argument 'n'/);
+});

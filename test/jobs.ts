@@ -1,0 +1,136 @@
+import test from 'ava';
+import type { Job } from '../src/loadgen/jobs.js';
+import { startApp, type TestApp } from './helpers/app.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+
+let redis: TestRedis;
+test.before(async () => { redis = await startRedis(); });
+test.after.always(async () => { await redis?.stop(); });
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls a job until `until` holds, or fails after `timeoutMs`. */
+async function waitForJob(app: TestApp, id: string, until: (job: Job) => boolean, timeoutMs = 15_000): Promise<Job> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await app.http.get<Job>(`test/jobs/${id}`);
+    if (until(body)) return body;
+    if (Date.now() > deadline) throw new Error(`job ${id} never got there: ${JSON.stringify(body)}`);
+    await sleep(50);
+  }
+}
+
+const LONG = 'test/1000000?concurrency=5&async=1';
+
+test('async: 202 with Location; progress while running; the report when done', async (t) => {
+  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.progressIntervalMs = 100; } });
+  const started = await app.http.post<Job>('test/3000?concurrency=5&async=1&seed=3');
+  t.is(started.statusCode, 202);
+  t.is(started.headers.location, `/test/jobs/${started.body.id}`);
+  t.is(started.body.status, 'queued');
+  t.like(started.body.plan, { requests: 3000, concurrency: 5, seed: 3, rate: null });
+
+  const running = await waitForJob(app, started.body.id, (job) => (job.progress?.completed ?? 0) > 0);
+  t.true(['running', 'done'].includes(running.status));
+  t.is(typeof running.progress!.requestsPerSecond, 'number');
+  t.is(typeof running.progress!.p99, 'number');
+
+  const done = await waitForJob(app, started.body.id, (job) => job.status === 'done');
+  t.like(done.report, { requested: 3000, succeeded: 3000, cancelled: false });
+  t.true(done.report!.counted.equalsSucceeded);
+  t.is(done.progress!.completed, 3000);
+  t.truthy(done.finishedAt);
+});
+
+test('`Prefer: respond-async` also makes a job asynchronous', async (t) => {
+  const app = await startApp(t, redis.url);
+  const response = await app.http.post<Job>('test/50', { headers: { prefer: 'respond-async' } });
+  t.is(response.statusCode, 202);
+  await waitForJob(app, response.body.id, (job) => job.status === 'done');
+});
+
+test('DELETE cancels a running job; in-flight requests settle and every success is counted', async (t) => {
+  const app = await startApp(t, redis.url);
+  const { body: job } = await app.http.post<Job>(LONG);
+  await waitForJob(app, job.id, (j) => j.status === 'running');
+  await sleep(300);
+  const cancelled = await app.http.delete<Job>(`test/jobs/${job.id}`);
+  t.is(cancelled.statusCode, 200);
+  t.is(cancelled.body.status, 'cancelled');
+  const report = cancelled.body.report!;
+  t.true(report.cancelled);
+  t.true(report.completed > 0 && report.completed < 1_000_000);
+  t.is(report.counted.hits, report.succeeded, 'the server counted exactly what the report says succeeded');
+  t.is((await app.http.get<Job>(`test/jobs/${job.id}`)).body.status, 'cancelled');
+
+  const again = await app.http.delete(`test/jobs/${job.id}`);
+  t.is(again.statusCode, 409);
+  t.deepEqual(again.body, { error: `Load test job ${job.id} has already finished (cancelled)` });
+});
+
+test('unknown and malformed job ids are 404', async (t) => {
+  const app = await startApp(t, redis.url);
+  const unknown = '00000000-0000-4000-8000-000000000000';
+  t.deepEqual((await app.http.get(`test/jobs/${unknown}`)).body, { error: `No load test job ${unknown}` });
+  t.is((await app.http.get(`test/jobs/${unknown}`)).statusCode, 404);
+  t.is((await app.http.delete(`test/jobs/${unknown}`)).statusCode, 404);
+  t.is((await app.http.get('test/jobs/not-a-job')).statusCode, 404);
+});
+
+test('GET /test/jobs lists jobs newest first; each job expires after jobTtlSeconds', async (t) => {
+  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.jobTtlSeconds = 600; } });
+  const first = (await app.http.post<Job>('test/10?async=1')).body;
+  await sleep(5);
+  const second = (await app.http.post<Job>('test/10?async=1')).body;
+  await waitForJob(app, first.id, (job) => job.status === 'done');
+  await waitForJob(app, second.id, (job) => job.status === 'done');
+  const list = await app.http.get<Job[]>('test/jobs');
+  t.deepEqual(list.body.map((job) => job.id), [second.id, first.id]);
+  t.deepEqual((await app.http.get<Job[]>('test/jobs?limit=1')).body.map((job) => job.id), [second.id]);
+  const ttl = await app.redis.client.pttl(app.keys.job(first.id));
+  t.true(ttl > 590_000 && ttl <= 600_000, `TTL ${ttl} ms`);
+  t.is((await app.http.get('test/jobs?limit=0')).statusCode, 400);
+});
+
+test('past maxRunningJobs, new jobs get 429 with Retry-After until a slot frees', async (t) => {
+  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.maxRunningJobs = 1; } });
+  const { body: running } = await app.http.post<Job>(LONG);
+  const refused = await app.http.post('test/10?async=1');
+  t.is(refused.statusCode, 429);
+  t.is(refused.headers['retry-after'], '5');
+  t.deepEqual(refused.body, { error: '1 load test(s) already running, the most allowed at once; try again later' });
+  t.is((await app.http.post('test/10')).statusCode, 429, 'synchronous runs count against the limit too');
+  await app.http.delete(`test/jobs/${running.id}`);
+  t.is((await app.http.post('test/10')).statusCode, 200);
+});
+
+test('any replica answers for a job; a cancel on another replica reaches the one running it', async (t) => {
+  const a = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.progressIntervalMs = 100; } });
+  const b = await startApp(t, redis.url, { tweak: (s) => { s.redis.keyPrefix = a.settings.redis.keyPrefix; } });
+  const { body: job } = await a.http.post<Job>(LONG);
+  const seenOnB = await waitForJob(b, job.id, (j) => j.status === 'running' && (j.progress?.completed ?? 0) > 0);
+  t.is(seenOnB.id, job.id);
+  t.deepEqual((await b.http.get<Job[]>('test/jobs')).body.map((j) => j.id), [job.id]);
+
+  const cancel = await b.http.delete<Job>(`test/jobs/${job.id}`);
+  t.is(cancel.statusCode, 202, 'b does not run the job: it asks a to cancel it');
+  const cancelled = await waitForJob(b, job.id, (j) => j.status === 'cancelled');
+  t.is(cancelled.report!.counted.hits, cancelled.report!.succeeded);
+});
+
+test('/health answers quickly while a million-request job runs in its worker thread', async (t) => {
+  const app = await startApp(t, redis.url);
+  const { body: job } = await app.http.post<Job>('test/1000000?concurrency=50&async=1');
+  await waitForJob(app, job.id, (j) => (j.progress?.completed ?? 0) > 0);
+  const timings: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const started = performance.now();
+    const health = await app.http.get('health');
+    timings.push(performance.now() - started);
+    t.is(health.statusCode, 200);
+    await sleep(50);
+  }
+  t.is((await app.http.get<Job>(`test/jobs/${job.id}`)).body.status, 'running', 'the job was still running throughout');
+  // Generous: the server shares 2 cores with the worker and Redis. The point is that it answers.
+  t.true(Math.max(...timings) < 500, `slowest /health took ${Math.max(...timings).toFixed(1)} ms`);
+});
