@@ -35,11 +35,20 @@ export function createApp(deps: AppDeps): HitcounterApp {
   const { settings, redis, logger } = deps;
   const clock = deps.clock ?? systemClock;
   const keys = createKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key });
-  const store = new HitStore(redis.client, keys, settings.redis.statsPageSize);
+  const scripts = loadScripts(redis.client);
+  const store = new HitStore({
+    redis: redis.client,
+    keys,
+    scripts,
+    clock,
+    logger,
+    pageSize: settings.redis.statsPageSize,
+    ledgerTtlMs: settings.redis.ledgerTtlSeconds * 1000,
+  });
   const jobs = new JobManager({
     redis: redis.client,
     keys,
-    scripts: loadScripts(redis.client),
+    scripts,
     store,
     clock,
     execute: deps.executeLoad ?? executeInWorker,
@@ -58,7 +67,7 @@ export function createApp(deps: AppDeps): HitcounterApp {
   api.mount(router, { store });
   stats.mount(router, { store, pageSize: settings.redis.statsPageSize });
   loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed });
-  health.mount(router, { redis, clock });
+  health.mount(router, { redis, clock, store });
 
   app.use(router.routes());
   // Sets Allow and 405/501 on a known path with an unknown method; errorHandler words the error.

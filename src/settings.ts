@@ -32,6 +32,7 @@ const schema = z.strictObject({
     keyPrefix: z.string(),
     commandTimeoutMs: ms,
     connectTimeoutMs: ms,
+    ledgerTtlSeconds: int(60, 31_536_000),
     statsPageSize: int(1, 100_000),
     embedded: z.strictObject({
       port,
@@ -89,6 +90,7 @@ export const ENV_OVERRIDES = {
   REDIS_KEY_PREFIX: 'redis.keyPrefix',
   REDIS_COMMAND_TIMEOUT_MS: 'redis.commandTimeoutMs',
   REDIS_CONNECT_TIMEOUT_MS: 'redis.connectTimeoutMs',
+  REDIS_LEDGER_TTL_SECONDS: 'redis.ledgerTtlSeconds',
   REDIS_STATS_PAGE_SIZE: 'redis.statsPageSize',
   REDIS_EMBEDDED_PORT: 'redis.embedded.port',
   REDIS_DATA_DIR: 'redis.embedded.dataDir',

@@ -28,7 +28,7 @@ test('with Redis gone, /health is 503 and hits are 503 with Retry-After, countin
   const started = Date.now();
   const hit = await app.http.get('api/during');
   t.is(hit.statusCode, 503);
-  t.deepEqual(hit.body, { error: 'Redis is unavailable: nothing was counted or changed' });
+  t.deepEqual(hit.body, { error: 'Redis is unavailable: the hit was not counted' });
   t.is(hit.headers['retry-after'], '1');
   t.true(Date.now() - started < app.settings.redis.commandTimeoutMs + 1000, 'answers within the command timeout');
   t.is((await app.http.get('stats')).statusCode, 503);

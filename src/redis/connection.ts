@@ -22,6 +22,9 @@ export class RedisConnection {
       // and being applied after the client was already told it failed.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
+      // A command in flight when the connection dropped may have been applied: resending it could
+      // count a hit twice. HitStore resolves such commands instead (see record-hit.lua).
+      autoResendUnfulfilledCommands: false,
       commandTimeout: options.commandTimeoutMs,
       connectTimeout: options.connectTimeoutMs,
       // Keep reconnecting forever, backing off up to 2 s, so the server recovers by itself.

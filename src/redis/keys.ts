@@ -19,6 +19,10 @@ export interface Keys {
   job(id: string): string;
   /** String: present while a cancel of the job has been asked for and not yet carried out. */
   jobCancel(id: string): string;
+  /** String: the sequence number of the last hit Redis applied from one connection (its epoch). */
+  hitSeq(epoch: string): string;
+  /** Set: sequence numbers of that connection's hits already taken back. */
+  hitRetracted(epoch: string): string;
 }
 
 export function createKeys({ prefix, hits }: KeyOptions): Keys {
@@ -30,5 +34,7 @@ export function createKeys({ prefix, hits }: KeyOptions): Keys {
     runningJobs: `${jobs}:running`,
     job: (id: string) => `${jobs}:${id}`,
     jobCancel: (id: string) => `${jobs}:${id}:cancel`,
+    hitSeq: (epoch: string) => `${prefix}hitcounter:seq:${epoch}`,
+    hitRetracted: (epoch: string) => `${prefix}hitcounter:seq:${epoch}:retracted`,
   });
 }

@@ -5,15 +5,32 @@ import type { Redis } from 'ioredis';
 
 const source = (name: string) => readFileSync(new URL(`./scripts/${name}.lua`, import.meta.url), 'utf8');
 
+type Command = (...args: Array<string | number>) => Promise<unknown>;
+
 export interface Scripts {
   /** 1 when a job slot was taken, 0 when all `limit` slots are busy. */
   acquireJobSlot(runningKey: string, now: number, limit: number, id: string, leaseUntil: number): Promise<number>;
+  /** The path's new count. */
+  recordHit(hitsKey: string, seqKey: string, path: string, seq: number, seqTtlMs: number): Promise<string>;
+  /** 1 when taken back now, 0 when already taken back. */
+  retractHit(hitsKey: string, retractedKey: string, path: string, seq: number, ttlMs: number): Promise<number>;
 }
 
+const SCRIPTS = [
+  ['hcAcquireJobSlot', 'acquire-job-slot', 1],
+  ['hcRecordHit', 'record-hit', 2],
+  ['hcRetractHit', 'retract-hit', 2],
+] as const;
+
+/** Defines the scripts on `redis` (once per client) and returns them typed. */
 export function loadScripts(redis: Redis): Scripts {
-  redis.defineCommand('hcAcquireJobSlot', { numberOfKeys: 1, lua: source('acquire-job-slot') });
-  const commands = redis as unknown as Record<string, (...args: Array<string | number>) => Promise<number>>;
+  const commands = redis as unknown as Record<string, Command>;
+  for (const [name, file, numberOfKeys] of SCRIPTS) {
+    if (!commands[name]) redis.defineCommand(name, { numberOfKeys, lua: source(file) });
+  }
   return {
-    acquireJobSlot: (runningKey, now, limit, id, leaseUntil) => commands.hcAcquireJobSlot!(runningKey, now, limit, id, leaseUntil),
+    acquireJobSlot: (...args) => commands.hcAcquireJobSlot!(...args) as Promise<number>,
+    recordHit: (...args) => commands.hcRecordHit!(...args) as Promise<string>,
+    retractHit: (...args) => commands.hcRetractHit!(...args) as Promise<number>,
   };
 }

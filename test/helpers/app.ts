@@ -11,6 +11,8 @@ import { createHttpServer } from '../../src/http.js';
 import { HitStore } from '../../src/hits/store.js';
 import { RedisConnection } from '../../src/redis/connection.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
+import { loadScripts } from '../../src/redis/scripts.js';
+import { systemClock } from '../../src/clock.js';
 import { parseSettings, SETTINGS_FILE, type Settings } from '../../src/settings.js';
 
 export const defaultSettingsJson = (): Settings => JSON.parse(readFileSync(SETTINGS_FILE, 'utf8')) as Settings;
@@ -60,7 +62,11 @@ export async function startApp(
     await redis.close();
   });
 
-  const store = new HitStore(redis.client, keys, settings.redis.statsPageSize);
+  // A second store on the same connection, for the tests' own reads.
+  const store = new HitStore({
+    redis: redis.client, keys, scripts: loadScripts(redis.client), clock: systemClock, logger: pino({ level: 'silent' }),
+    pageSize: settings.redis.statsPageSize, ledgerTtlMs: settings.redis.ledgerTtlSeconds * 1000,
+  });
   return {
     url,
     http: got.extend({ prefixUrl: url, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' }),

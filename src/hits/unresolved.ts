@@ -1,0 +1,85 @@
+// Hits whose outcome is unknown: their command reached (or may have reached) Redis, but no reply
+// came before the client had to be answered 503 (a timeout, or the connection died). Each is kept
+// under its connection's epoch and sequence number until Redis can say whether it was applied.
+
+interface Epoch {
+  /** When the connection closed; undefined while it is still open. */
+  closedAt?: number;
+  hits: Map<number, string>;
+}
+
+export interface Resolution {
+  /** Hits Redis applied after all: the caller takes them back. */
+  applied: Array<{ epoch: string; seq: number; path: string }>;
+  /** Hits known never to have been applied. */
+  dropped: number;
+}
+
+// ioredis emits 'close' before it rejects the commands that were in flight, so those arrive
+// here after their epoch closed: the last few closing times are kept for them to find.
+const RECENT_CLOSES = 16;
+
+export class UnresolvedHits {
+  readonly #epochs = new Map<string, Epoch>();
+  readonly #recentlyClosed = new Map<string, number>();
+
+  constructor(private readonly settleMs: number) {}
+
+  get size(): number {
+    let size = 0;
+    for (const epoch of this.#epochs.values()) size += epoch.hits.size;
+    return size;
+  }
+
+  epochs(): string[] {
+    return [...this.#epochs.keys()];
+  }
+
+  add(epoch: string, seq: number, path: string): void {
+    let entry = this.#epochs.get(epoch);
+    if (!entry) this.#epochs.set(epoch, (entry = { closedAt: this.#recentlyClosed.get(epoch), hits: new Map() }));
+    entry.hits.set(seq, path);
+  }
+
+  closed(epoch: string, at: number): void {
+    const entry = this.#epochs.get(epoch);
+    if (entry && entry.closedAt === undefined) entry.closedAt = at;
+    this.#recentlyClosed.set(epoch, at);
+    if (this.#recentlyClosed.size > RECENT_CLOSES) this.#recentlyClosed.delete(this.#recentlyClosed.keys().next().value!);
+  }
+
+  /**
+   * Given the last sequence number Redis applied for `epoch`: every unresolved hit numbered up to
+   * it was applied (one connection's commands apply in order). Hits above it were not, once the
+   * connection has been closed for settleMs (time for Redis to drain what it had already read);
+   * on an open connection they may still be applied, so they wait.
+   */
+  resolve(epoch: string, lastApplied: number, now: number): Resolution {
+    const resolution: Resolution = { applied: [], dropped: 0 };
+    const entry = this.#epochs.get(epoch);
+    if (!entry) return resolution;
+    const settled = entry.closedAt !== undefined && now - entry.closedAt >= this.settleMs;
+    for (const [seq, path] of entry.hits) {
+      if (seq <= lastApplied) resolution.applied.push({ epoch, seq, path });
+      else if (settled) {
+        entry.hits.delete(seq);
+        resolution.dropped++;
+      }
+    }
+    return resolution;
+  }
+
+  /** The caller took this applied hit back. */
+  retracted(epoch: string, seq: number): void {
+    const entry = this.#epochs.get(epoch);
+    entry?.hits.delete(seq);
+    if (entry && entry.hits.size === 0 && entry.closedAt !== undefined) this.#epochs.delete(epoch);
+  }
+
+  /** Forgets empty epochs of closed connections. */
+  prune(): void {
+    for (const [epoch, entry] of this.#epochs) {
+      if (entry.hits.size === 0 && entry.closedAt !== undefined) this.#epochs.delete(epoch);
+    }
+  }
+}
