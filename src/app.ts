@@ -3,7 +3,9 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { randomSeed, systemClock, type Clock, type SeedSource } from './clock.js';
+import { requireAdmin, requireReader } from './auth.js';
 import { errorHandler } from './errors.js';
+import { limitUrlLength } from './limits.js';
 import { HitStore } from './hits/store.js';
 import { JobManager } from './loadgen/jobs.js';
 import { executeInWorker, type ExecuteLoad } from './loadgen/thread.js';
@@ -24,6 +26,8 @@ export interface AppDeps {
   seedSource?: SeedSource;
   /** Runs a load test; a worker thread by default. */
   executeLoad?: ExecuteLoad;
+  /** The admin token (see auth.ts); undefined: admin endpoints answer loopback clients only. */
+  adminToken?: string;
 }
 
 export interface HitcounterApp extends Koa {
@@ -56,17 +60,20 @@ export function createApp(deps: AppDeps): HitcounterApp {
     settings: settings.loadtest,
   });
 
-  const app = new Koa();
+  const app = new Koa({ proxy: settings.server.trustProxy, maxIpsCount: 1 });
+  const admin = requireAdmin(deps.adminToken);
+  const reader = requireReader(deps.adminToken, settings.auth.protectStats);
   // Errors are answered by errorHandler; this only reports failures after the response began,
   // such as a stream that breaks midway.
   app.silent = true;
   app.on('error', (error) => logger.warn({ err: error }, 'response failed after it started'));
   app.use(errorHandler(logger));
+  app.use(limitUrlLength(settings.server.maxUrlBytes));
 
   const router = new Router({ sensitive: true });
   api.mount(router, { store });
-  stats.mount(router, { store, pageSize: settings.redis.statsPageSize });
-  loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed });
+  stats.mount(router, { store, pageSize: settings.redis.statsPageSize, admin, reader });
+  loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed, admin, reader });
   health.mount(router, { redis, clock, store });
 
   app.use(router.routes());

@@ -7,6 +7,7 @@ import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError } from 'commander';
 import got, { type Got } from 'got';
+import { TOKEN_ENV } from './auth.js';
 import type { Job } from './loadgen/jobs.js';
 import { loadSettings } from './settings.js';
 
@@ -20,8 +21,9 @@ function integer(min: number) {
 }
 const positiveInteger = integer(1);
 
-function client(url: string): Got {
-  return got.extend({ prefixUrl: url, throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 30_000 }, responseType: 'json' });
+function client(url: string, token?: string): Got {
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  return got.extend({ prefixUrl: url, headers, throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 30_000 }, responseType: 'json' });
 }
 
 /** The server's own `{"error": …}` message, or the HTTP status, for a failed call. */
@@ -56,8 +58,8 @@ function printReport(job: Job): void {
   console.log(`counted in Redis: ${fmt(counted.hits)} (${counted.equalsSucceeded ? 'equals' : 'differs from'} succeeded)`);
 }
 
-async function load(n: number, options: { concurrency?: number; rate?: number; distribution?: string; paths?: number; seed?: number; url: string; json?: boolean }): Promise<void> {
-  const http = client(options.url);
+async function load(n: number, options: { concurrency?: number; rate?: number; distribution?: string; paths?: number; seed?: number; url: string; token?: string; json?: boolean }): Promise<void> {
+  const http = client(options.url, options.token);
   const searchParams: Record<string, string | number> = { async: 1 };
   for (const name of ['concurrency', 'rate', 'distribution', 'paths', 'seed'] as const) {
     if (options[name] !== undefined) searchParams[name] = options[name];
@@ -96,8 +98,8 @@ async function load(n: number, options: { concurrency?: number; rate?: number; d
   else printReport(job);
 }
 
-async function stats(options: { limit: number; url: string; json?: boolean }): Promise<void> {
-  const response = await client(options.url).get<Array<{ path: string; hits: number }>>('stats', { searchParams: { limit: options.limit } });
+async function stats(options: { limit: number; url: string; token?: string; json?: boolean }): Promise<void> {
+  const response = await client(options.url, options.token).get<Array<{ path: string; hits: number }>>('stats', { searchParams: { limit: options.limit } });
   if (response.statusCode !== 200) fail(response);
   if (options.json) {
     console.log(JSON.stringify(response.body, null, 2));
@@ -123,6 +125,7 @@ program
   .option('-p, --paths <n>', 'distinct paths to draw from', positiveInteger)
   .option('-s, --seed <n>', 'seed, to replay a run', integer(0))
   .option('-u, --url <url>', 'the server', defaultUrl)
+  .option('-t, --token <token>', `admin token (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
   .option('--json', 'print the report as JSON')
   .action(load);
 
@@ -131,6 +134,7 @@ program
   .description('show the top paths')
   .option('-l, --limit <n>', 'how many paths', positiveInteger, 20)
   .option('-u, --url <url>', 'the server', defaultUrl)
+  .option('-t, --token <token>', `admin token, when the server protects reads (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
   .option('--json', 'print JSON')
   .action(stats);
 

@@ -28,6 +28,24 @@ export class UriTooLongError extends HttpError {
   constructor(message: string) { super(414, message); }
 }
 
+/** Credentials missing or wrong; WWW-Authenticate says which schemes are accepted. */
+export class UnauthorizedError extends HttpError {
+  override name = 'UnauthorizedError';
+  constructor(message: string) {
+    super(401, message, { headers: { 'WWW-Authenticate': 'Bearer realm="hitcounter", Basic realm="hitcounter"' } });
+  }
+}
+
+export class ForbiddenError extends HttpError {
+  override name = 'ForbiddenError';
+  constructor(message: string) { super(403, message); }
+}
+
+export class PayloadTooLargeError extends HttpError {
+  override name = 'PayloadTooLargeError';
+  constructor(message: string) { super(413, message); }
+}
+
 export class ConflictError extends HttpError {
   override name = 'ConflictError';
   constructor(message: string) { super(409, message); }

@@ -25,8 +25,9 @@ function rejectMalformed(error: NodeJS.ErrnoException & { reason?: string }, soc
   );
 }
 
-export function createHttpServer(app: Koa): Server {
-  const server = createServer(app.callback());
+export function createHttpServer(app: Koa, { maxHeaderBytes = 16_384 } = {}): Server {
+  // Headers beyond maxHeaderBytes (the request line included) are refused with 431 by Node itself.
+  const server = createServer({ maxHeaderSize: maxHeaderBytes }, app.callback());
   server.on('clientError', rejectMalformed);
   return server;
 }

@@ -3,6 +3,7 @@
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createApp } from './app.js';
+import { loadAdminToken, TOKEN_ENV } from './auth.js';
 import { EmbeddedRedisError, SettingsError } from './errors.js';
 import { createHttpServer } from './http.js';
 import { createLogger } from './logger.js';
@@ -68,8 +69,12 @@ async function main(): Promise<void> {
     logger.warn({ err: error }, 'Redis is not reachable yet; /health answers 503 and hits get 503 until it is');
   }
 
-  const app = createApp({ settings, redis, logger });
-  const server = createHttpServer(app);
+  const adminToken = loadAdminToken(settings.auth.tokenFile);
+  if (!adminToken) {
+    logger.warn(`no admin token configured (${TOKEN_ENV} or auth.tokenFile): admin endpoints answer loopback clients only`);
+  }
+  const app = createApp({ settings, redis, logger, adminToken });
+  const server = createHttpServer(app, { maxHeaderBytes: settings.server.maxHeaderBytes });
   const stopChild = () => child?.stop();
   try {
     server.listen(settings.server.port, settings.server.host);

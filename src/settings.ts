@@ -15,13 +15,27 @@ const int = (min: number, max: number) =>
     .min(min, { error: `expected an integer from ${min} to ${max}` })
     .max(max, { error: `expected an integer from ${min} to ${max}` });
 const port = int(1, 65535);
+const bool = z.boolean({ error: 'expected true or false' });
+// A route group's rate limits: every window applies; none means unlimited.
+const windows = z.array(z.strictObject({ points: int(1, 1_000_000_000), durationSeconds: int(1, 31_536_000) }), {
+  error: 'expected a list of {"points": n, "durationSeconds": s} windows',
+});
 const ms = int(1, 3_600_000);
 
 const schema = z.strictObject({
   server: z.strictObject({
     host: z.string().min(1, { error: 'expected a host name or IP address' }),
     port,
+    trustProxy: bool,
+    maxHeaderBytes: int(1024, 1_048_576),
+    maxUrlBytes: int(256, 1_048_576),
+    maxBodyBytes: int(64, 10_485_760),
+    maxJsonDepth: int(1, 100),
     shutdownTimeoutMs: ms,
+  }),
+  auth: z.strictObject({
+    tokenFile: z.string(),
+    protectStats: bool,
   }),
   redis: z.strictObject({
     url: z.union([
@@ -60,6 +74,11 @@ const schema = z.strictObject({
     jobTtlSeconds: int(1, 31_536_000),
     progressIntervalMs: int(50, 60_000),
   }),
+  rateLimits: z.strictObject({
+    api: windows,
+    read: windows,
+    write: windows,
+  }),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'expected one of fatal, error, warn, info, debug, trace, silent',
@@ -84,7 +103,14 @@ export type Settings = z.infer<typeof schema>;
 export const ENV_OVERRIDES = {
   HOST: 'server.host',
   PORT: 'server.port',
+  TRUST_PROXY: 'server.trustProxy',
+  MAX_HEADER_BYTES: 'server.maxHeaderBytes',
+  MAX_URL_BYTES: 'server.maxUrlBytes',
+  MAX_BODY_BYTES: 'server.maxBodyBytes',
+  MAX_JSON_DEPTH: 'server.maxJsonDepth',
   SHUTDOWN_TIMEOUT_MS: 'server.shutdownTimeoutMs',
+  AUTH_TOKEN_FILE: 'auth.tokenFile',
+  AUTH_PROTECT_STATS: 'auth.protectStats',
   REDIS_URL: 'redis.url',
   REDIS_KEY: 'redis.key',
   REDIS_KEY_PREFIX: 'redis.keyPrefix',
@@ -111,6 +137,7 @@ export const ENV_OVERRIDES = {
   LOADTEST_MAX_RUNNING_JOBS: 'loadtest.maxRunningJobs',
   LOADTEST_JOB_TTL_SECONDS: 'loadtest.jobTtlSeconds',
   LOADTEST_PROGRESS_INTERVAL_MS: 'loadtest.progressIntervalMs',
+  RATE_LIMITS: 'rateLimits',
   LOG_LEVEL: 'log.level',
 } as const;
 
@@ -128,12 +155,21 @@ function lookup(root: Json, path: string): { parent: Json; leaf: string } {
   return { parent, leaf };
 }
 
-// An env value takes the JSON type of the value it replaces, so numbers stay numbers.
+// An env value takes the JSON type of the value it replaces: numbers stay numbers, booleans take
+// true/false/1/0, and objects or lists are given as JSON.
 // A value that does not convert is passed on as the raw string, for the schema to reject by name.
 function coerce(raw: string, like: unknown): unknown {
-  if (typeof like !== 'number') return raw;
   const trimmed = raw.trim();
-  return trimmed !== '' && Number.isFinite(Number(trimmed)) ? Number(trimmed) : raw;
+  if (typeof like === 'number') return trimmed !== '' && Number.isFinite(Number(trimmed)) ? Number(trimmed) : raw;
+  if (typeof like === 'boolean') return trimmed === 'true' || trimmed === '1' ? true : trimmed === 'false' || trimmed === '0' ? false : raw;
+  if (typeof like === 'object' && like !== null) {
+    try {
+      return JSON.parse(trimmed);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -132,6 +132,11 @@ export class HitStore {
     }
   }
 
+  /** Erases every count. */
+  async reset(): Promise<void> {
+    await this.#o.redis.del(this.#o.keys.hits).catch(unavailable);
+  }
+
   /** How many distinct paths have been counted. */
   async distinctPaths(): Promise<number> {
     return this.#o.redis.zcard(this.#o.keys.hits).catch(unavailable);

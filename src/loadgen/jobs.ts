@@ -11,7 +11,7 @@ import type { Keys } from '../redis/keys.js';
 import type { Scripts } from '../redis/scripts.js';
 import { unavailable } from '../redis/unavailable.js';
 import { vocabulary } from './paths.js';
-import type { LoadPlan } from './runner.js';
+import { emptyReport, type LoadPlan } from './runner.js';
 import type { LoadReport, Progress } from './report.js';
 import type { Execution, ExecuteLoad } from './thread.js';
 
@@ -116,6 +116,7 @@ export class JobManager {
       const before = await store.sumOf(vocabulary(plan.paths));
       if (local.stopRequested) {
         job.status = 'cancelled';
+        job.report = { ...emptyReport(plan, clock.now()), counted: countCheck(0, 0, plan.paths) };
         return job;
       }
       job.status = 'running';

@@ -16,7 +16,7 @@ import got, { type Got } from 'got';
 import pLimit from 'p-limit';
 import type { Clock } from '../clock.js';
 import { PathGenerator, seededIndexSource, type Distribution, type PathPick } from './paths.js';
-import { LoadRecorder, type LoadReport, type Progress } from './report.js';
+import { LoadRecorder, type LoadReport, type Progress, type RunDescription } from './report.js';
 
 export interface LoadPlan {
   requests: number;
@@ -139,8 +139,11 @@ export async function runLoad(plan: LoadPlan, { clock, stop, onProgress }: RunCo
     clearInterval(ticker);
     agent.destroy();
   }
-  const finishedAt = clock.now();
-  return recorder.report({
+  return recorder.report({ ...describe(plan), requested: plan.requests, startedAt, finishedAt: clock.now(), cancelled: stopped() });
+}
+
+export function describe(plan: LoadPlan): RunDescription {
+  return {
     model: plan.rate === null ? 'closed' : 'open',
     rate: plan.rate,
     concurrency: plan.concurrency,
@@ -148,9 +151,10 @@ export async function runLoad(plan: LoadPlan, { clock, stop, onProgress }: RunCo
     paths: plan.paths,
     seed: plan.seed,
     target: plan.target,
-    requested: plan.requests,
-    startedAt,
-    finishedAt,
-    cancelled: stopped(),
-  });
+  };
+}
+
+/** The report of a run cancelled before it sent anything. */
+export function emptyReport(plan: LoadPlan, at: number): LoadReport {
+  return new LoadRecorder().report({ ...describe(plan), requested: plan.requests, startedAt: at, finishedAt: at, cancelled: true });
 }

@@ -1,6 +1,6 @@
 // The built-in load generator and its jobs: POST /test/:n and /test/jobs.
 import type Router from '@koa/router';
-import bodyParser from 'koa-bodyparser';
+import type { Middleware } from 'koa';
 import type { SeedSource } from '../clock.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import type { JobManager } from '../loadgen/jobs.js';
@@ -8,12 +8,15 @@ import { DISTRIBUTIONS } from '../loadgen/paths.js';
 import type { LoadPlan } from '../loadgen/runner.js';
 import { loopbackUrl, selfUrl } from '../loadgen/target.js';
 import type { Settings } from '../settings.js';
+import { jsonBody } from '../limits.js';
 import { booleanParam, enumParam, integerParam, rejectUnknown } from './params.js';
 
 export interface LoadtestDeps {
   settings: Readonly<Settings>;
   jobs: JobManager;
   seedSource: SeedSource;
+  admin: Middleware;
+  reader: Middleware;
 }
 
 const PARAMS = ['concurrency', 'rate', 'distribution', 'paths', 'seed', 'target', 'async'] as const;
@@ -24,20 +27,23 @@ function jobId(raw: string): string {
   return raw;
 }
 
-export function mount(router: Router, { settings, jobs, seedSource }: LoadtestDeps): void {
+export function mount(router: Router, { settings, jobs, seedSource, admin, reader }: LoadtestDeps): void {
   const { loadtest } = settings;
   const jobUrl = (id: string) => `/test/jobs/${id}`;
 
-  // POST /test/:n?concurrency=&rate=&distribution=&paths=&seed=&target=&async=
+  // POST /test/:n?concurrency=&rate=&distribution=&paths=&seed=&target=&async=   (admin)
   // (the same fields may come as a JSON body; the query wins)
   // Fires n requests at random /api/ paths of this server (or another loopback `target`), in the
   // closed model (`concurrency` in flight) or, with `rate`, the open model (`rate` per second).
   // Runs in a worker thread, as a job that any replica can report on.
   //   200 the report (the job's report, when it ran to the end or was cancelled)
   //   202 with ?async=1 or `Prefer: respond-async`: the queued job; Location: /test/jobs/<id>
-  //   400 a parameter out of range, an unknown parameter, a malformed JSON body
-  //   429 loadtest.maxRunningJobs jobs already running; Retry-After
-  router.post('/test/:n', bodyParser({ enableTypes: ['json'], strict: true }), async (ctx) => {
+  //   400 a parameter out of range, an unknown parameter, a malformed or too deeply nested JSON body
+  //   401 admin token missing or wrong; 403 no token configured and the client is not on loopback
+  //   413 JSON body over server.maxBodyBytes
+  //   429 loadtest.maxRunningJobs jobs already running, or the write rate limit; Retry-After
+  const body = jsonBody({ maxBytes: settings.server.maxBodyBytes, maxDepth: settings.server.maxJsonDepth });
+  router.post('/test/:n', admin, ...body, async (ctx) => {
     const body: unknown = ctx.request.body ?? {};
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new BadRequestError('Expected the JSON body to be an object');
@@ -86,7 +92,7 @@ export function mount(router: Router, { settings, jobs, seedSource }: LoadtestDe
   // GET /test/jobs?limit=
   //   200 [job, ...] newest first (jobs expire after loadtest.jobTtlSeconds)
   //   400 bad limit
-  router.get('/test/jobs', async (ctx) => {
+  router.get('/test/jobs', reader, async (ctx) => {
     rejectUnknown(ctx.query, ['limit']);
     ctx.body = await jobs.list(integerParam('limit', ctx.query.limit, 1, 1000) ?? 100);
   });
@@ -94,19 +100,19 @@ export function mount(router: Router, { settings, jobs, seedSource }: LoadtestDe
   // GET /test/jobs/:id
   //   200 {id, status: queued|running|done|failed|cancelled, progress, report, ...}
   //   404 no such job (or it expired)
-  router.get('/test/jobs/:id', async (ctx) => {
+  router.get('/test/jobs/:id', reader, async (ctx) => {
     const job = await jobs.get(jobId(ctx.params.id!));
     if (!job) throw new NotFoundError(`No load test job ${ctx.params.id}`);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = job;
   });
 
-  // DELETE /test/jobs/:id
+  // DELETE /test/jobs/:id   (admin)
   // Stops sending; requests already in flight settle and are reported.
   //   200 the cancelled job, when this replica runs it
   //   202 the job, when another replica runs it and will cancel it at its next progress tick
   //   404 no such job; 409 it has already finished
-  router.delete('/test/jobs/:id', async (ctx) => {
+  router.delete('/test/jobs/:id', admin, async (ctx) => {
     const { job, settled } = await jobs.cancel(jobId(ctx.params.id!));
     ctx.status = settled ? 200 : 202;
     ctx.body = job;

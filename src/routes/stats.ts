@@ -1,12 +1,15 @@
 // The ranking of every counted path, highest first.
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
+import type { Middleware } from 'koa';
 import type { HitStore, Page, PathHits } from '../hits/store.js';
 import { integerParam, rejectUnknown } from './params.js';
 
 export interface StatsDeps {
   store: HitStore;
   pageSize: number;
+  admin: Middleware;
+  reader: Middleware;
 }
 
 const rowJson = ({ path, hits }: PathHits) => `{"path":${JSON.stringify(path)},"hits":${hits}}`;
@@ -22,13 +25,14 @@ async function* jsonArray(pages: AsyncGenerator<PathHits[]>): AsyncGenerator<str
   yield ']';
 }
 
-export function mount(router: Router, { store, pageSize }: StatsDeps): void {
+export function mount(router: Router, { store, pageSize, admin, reader }: StatsDeps): void {
   // GET /stats?limit=&offset=
   // Every counted path with its hits, in `ZREVRANGE hits 0 -1 WITHSCORES` order.
   //   200 [{"path": "/api/a", "hits": 3}, ...]  X-Total-Count: distinct paths in all
   //   400 bad limit or offset, unknown parameter
+  //   401 with auth.protectStats: admin token missing or wrong
   //   503 Redis unavailable
-  router.get('/stats', async (ctx) => {
+  router.get('/stats', reader, async (ctx) => {
     rejectUnknown(ctx.query, ['limit', 'offset']);
     const limit = integerParam('limit', ctx.query.limit, 1);
     const offset = integerParam('offset', ctx.query.offset, 0) ?? 0;
@@ -45,5 +49,15 @@ export function mount(router: Router, { store, pageSize }: StatsDeps): void {
     }
     // Large answers stream, so a million paths never sit in memory as one array or string.
     ctx.body = Readable.from(jsonArray(store.ranking(page)));
+  });
+
+  // DELETE /stats   (admin)
+  // Erases every count: the hits sorted set is deleted.
+  //   204 done
+  //   401 admin token missing or wrong; 403 no token configured and the client is not on loopback
+  //   503 Redis unavailable
+  router.delete('/stats', admin, async (ctx) => {
+    await store.reset();
+    ctx.status = 204;
   });
 }
