@@ -1,4 +1,5 @@
 // createApp(deps) builds the Koa app: middleware order and route mounting. It never listens.
+import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
@@ -6,6 +7,8 @@ import { randomSeed, systemClock, type Clock, type SeedSource } from './clock.js
 import { requireAdmin, requireReader } from './auth.js';
 import { errorHandler } from './errors.js';
 import { limitUrlLength } from './limits.js';
+import { requestContext } from './logger.js';
+import { rateLimits } from './ratelimit.js';
 import { HitStore } from './hits/store.js';
 import { JobManager } from './loadgen/jobs.js';
 import { executeInWorker, type ExecuteLoad } from './loadgen/thread.js';
@@ -66,14 +69,17 @@ export function createApp(deps: AppDeps): HitcounterApp {
   // Errors are answered by errorHandler; this only reports failures after the response began,
   // such as a stream that breaks midway.
   app.silent = true;
-  app.on('error', (error) => logger.warn({ err: error }, 'response failed after it started'));
-  app.use(errorHandler(logger));
+  app.on('error', (error, ctx?: Koa.Context) => (ctx?.state.log ?? logger).warn({ err: error }, 'response failed after it started'));
+  app.use(requestContext(logger));
+  app.use(errorHandler());
   app.use(limitUrlLength(settings.server.maxUrlBytes));
+  const loadgenSecret = randomUUID();
+  app.use(rateLimits({ redis: redis.client, keys, limits: settings.rateLimits, loadgenSecret }));
 
   const router = new Router({ sensitive: true });
   api.mount(router, { store });
   stats.mount(router, { store, pageSize: settings.redis.statsPageSize, admin, reader });
-  loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed, admin, reader });
+  loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed, admin, reader, loadgenSecret });
   health.mount(router, { redis, clock, store });
 
   app.use(router.routes());

@@ -1,7 +1,6 @@
 // Every typed error of the product lives here, and errorHandler() is the one place
 // where an error becomes an HTTP response: `{"error": "<message>"}` with its status.
 import type { Middleware } from 'koa';
-import type { Logger } from 'pino';
 
 /** A client-visible failure with an HTTP status; its message is sent as is. */
 export class HttpError extends Error {
@@ -92,7 +91,8 @@ function asHttpError(error: unknown): HttpError | undefined {
   return undefined;
 }
 
-export function errorHandler(logger: Logger): Middleware {
+/** Must run inside requestContext(), whose per-request logger it uses. */
+export function errorHandler(): Middleware {
   return async function handleErrors(ctx, next) {
     try {
       await next();
@@ -112,10 +112,10 @@ export function errorHandler(logger: Logger): Middleware {
         ctx.body = { error: known.message };
         // Per-request 503s would flood the log during an outage; the server logs the
         // connection going down and coming back instead.
-        if (known.status >= 500) logger.debug({ err: known.cause ?? known }, known.message);
+        if (known.status >= 500) ctx.state.log.debug({ err: known.cause ?? known }, known.message);
         return;
       }
-      logger.error({ err: error, method: ctx.method, url: ctx.url }, 'unhandled error');
+      ctx.state.log.error({ err: error, method: ctx.method, url: ctx.url }, 'unhandled error');
       ctx.status = 500;
       ctx.body = { error: 'Internal server error' };
     }

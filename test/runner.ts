@@ -19,7 +19,7 @@ async function target(t: { teardown(fn: () => void): void }, delayFor: (n: numbe
 
 const plan = (overrides: Partial<LoadPlan>): LoadPlan => ({
   requests: 100, concurrency: 10, rate: null, distribution: 'uniform', paths: 10, zipfExponent: 1, seed: 1,
-  target: 'http://127.0.0.1:1', batchSize: 20, requestTimeoutMs: 5000, maxLagMs: 1000, progressIntervalMs: 100,
+  target: 'http://127.0.0.1:1', batchSize: 20, requestTimeoutMs: 5000, maxLagMs: 1000, progressIntervalMs: 100, loadgenSecret: 'test',
   ...overrides,
 });
 

@@ -34,7 +34,7 @@ export interface Job {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
-  plan: Omit<LoadPlan, 'batchSize' | 'progressIntervalMs'>;
+  plan: Omit<LoadPlan, 'batchSize' | 'progressIntervalMs' | 'loadgenSecret'>;
   progress: Progress | null;
   report: JobReport | null;
   error: string | null;
@@ -96,7 +96,7 @@ export class JobManager {
     if (taken !== 1) {
       throw new TooManyRequestsError(`${settings.maxRunningJobs} load test(s) already running, the most allowed at once; try again later`, 5);
     }
-    const { batchSize: _batch, progressIntervalMs: _interval, ...shown } = plan;
+    const { batchSize: _batch, progressIntervalMs: _interval, loadgenSecret: _secret, ...shown } = plan;
     const job: Job = { id, status: 'queued', createdAt: new Date(now).toISOString(), startedAt: null, finishedAt: null, plan: shown, progress: null, report: null, error: null };
     try {
       await this.#save(job);

@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import got, { type Got } from 'got';
 import pLimit from 'p-limit';
 import type { Clock } from '../clock.js';
+import { LOADGEN_HEADER } from '../ratelimit.js';
 import { PathGenerator, seededIndexSource, type Distribution, type PathPick } from './paths.js';
 import { LoadRecorder, type LoadReport, type Progress, type RunDescription } from './report.js';
 
@@ -33,6 +34,8 @@ export interface LoadPlan {
   requestTimeoutMs: number;
   maxLagMs: number;
   progressIntervalMs: number;
+  /** Sent in LOADGEN_HEADER so this server's rate limits let its own load tests through. */
+  loadgenSecret: string;
 }
 
 export interface RunControl {
@@ -42,7 +45,7 @@ export interface RunControl {
   onProgress?: (progress: Progress) => void;
 }
 
-function httpClient(target: string, concurrency: number, timeoutMs: number): { client: Got; agent: Agent } {
+function httpClient(target: string, concurrency: number, timeoutMs: number, secret: string): { client: Got; agent: Agent } {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
   const client = got.extend({
     prefixUrl: target,
@@ -53,7 +56,7 @@ function httpClient(target: string, concurrency: number, timeoutMs: number): { c
     throwHttpErrors: false,
     followRedirect: false,
     decompress: false,
-    headers: { 'user-agent': 'hitcounter-loadgen' },
+    headers: { 'user-agent': 'hitcounter-loadgen', [LOADGEN_HEADER]: secret },
   });
   return { client, agent };
 }
@@ -76,7 +79,7 @@ function send(client: Got, path: string): Promise<number> {
 }
 
 export async function runLoad(plan: LoadPlan, { clock, stop, onProgress }: RunControl): Promise<LoadReport> {
-  const { client, agent } = httpClient(plan.target, plan.concurrency, plan.requestTimeoutMs);
+  const { client, agent } = httpClient(plan.target, plan.concurrency, plan.requestTimeoutMs, plan.loadgenSecret);
   const recorder = new LoadRecorder();
   const paths = new PathGenerator(seededIndexSource(plan));
   const limit = pLimit(plan.concurrency);

@@ -49,8 +49,8 @@ export async function ensureRedisServer(say: Say, { searchPath = defaultSearchPa
 }
 
 /** The process id of the Redis answering on host:port, or undefined when none answers. */
-export async function redisPid(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<number | undefined> {
-  const probe = new Redis({ port, host, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, enableOfflineQueue: false });
+export async function redisPid(port: number, host = '127.0.0.1', password?: string, timeoutMs = 500): Promise<number | undefined> {
+  const probe = new Redis({ port, host, password, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, enableOfflineQueue: false });
   probe.on('error', () => {});
   try {
     await probe.connect();
@@ -74,6 +74,10 @@ export interface RedisServerOptions {
   dir: string;
   appendfsync: 'always' | 'everysec' | 'no';
   startTimeoutMs: number;
+  /** requirepass: clients, this module's probe included, must authenticate. */
+  password?: string;
+  /** More redis-server options, e.g. TLS settings. */
+  extraArgs?: string[];
 }
 
 /** A redis-server child process. stop() is safe to call twice. */
@@ -124,6 +128,8 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
     '--save', '',
     '--daemonize', 'no',
     '--logfile', '',
+    ...(options.password ? ['--requirepass', options.password] : []),
+    ...(options.extraArgs ?? []),
   ];
   const child = spawn(options.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -136,7 +142,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
   while (Date.now() < deadline) {
     if (!server.running) break;
     // Our child, not some other Redis that already held the port.
-    if ((await redisPid(options.port)) === child.pid) return server;
+    if ((await redisPid(options.port, '127.0.0.1', options.password)) === child.pid) return server;
     await sleep(50);
   }
   await server.stop();

@@ -17,6 +17,7 @@ export interface LoadtestDeps {
   seedSource: SeedSource;
   admin: Middleware;
   reader: Middleware;
+  loadgenSecret: string;
 }
 
 const PARAMS = ['concurrency', 'rate', 'distribution', 'paths', 'seed', 'target', 'async'] as const;
@@ -27,7 +28,7 @@ function jobId(raw: string): string {
   return raw;
 }
 
-export function mount(router: Router, { settings, jobs, seedSource, admin, reader }: LoadtestDeps): void {
+export function mount(router: Router, { settings, jobs, seedSource, admin, reader, loadgenSecret }: LoadtestDeps): void {
   const { loadtest } = settings;
   const jobUrl = (id: string) => `/test/jobs/${id}`;
 
@@ -69,6 +70,7 @@ export function mount(router: Router, { settings, jobs, seedSource, admin, reade
       requestTimeoutMs: loadtest.requestTimeoutMs,
       maxLagMs: loadtest.maxLagMs,
       progressIntervalMs: loadtest.progressIntervalMs,
+      loadgenSecret,
     };
     const respondAsync = booleanParam('async', params.async) ?? /\brespond-async\b/i.test(ctx.get('Prefer'));
 
