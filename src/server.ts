@@ -1,6 +1,7 @@
 // Process entry: settings → Redis (embedded or REDIS_URL) → listen → graceful shutdown.
 // The only module that calls listen().
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createApp } from './app.js';
 import { loadAdminToken, TOKEN_ENV } from './auth.js';
@@ -24,6 +25,15 @@ async function embeddedRedis(settings: Readonly<Settings>, logger: Logger): Prom
   const child = await startRedisServer({ binary, port, dir, appendfsync, startTimeoutMs });
   logger.info({ redis: url, dataDir: dir, appendfsync }, 'REDIS_URL is not set; started an embedded redis-server');
   return { url, child };
+}
+
+function readTlsCa(file: string): Buffer | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new SettingsError(`Invalid setting \`redis.tlsCaFile\`: cannot read ${file}: ${(error as Error).message}`);
+  }
 }
 
 const redactedUrl = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
@@ -60,6 +70,7 @@ async function main(): Promise<void> {
     url,
     commandTimeoutMs: settings.redis.commandTimeoutMs,
     connectTimeoutMs: settings.redis.connectTimeoutMs,
+    tlsCa: readTlsCa(settings.redis.tlsCaFile),
   });
   logConnectionChanges(redis, url, logger);
   try {

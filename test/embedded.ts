@@ -17,6 +17,7 @@ test('the embedded redis-server runs AOF with appendfsync everysec and keeps dat
   await client.connect();
   t.deepEqual(await client.config('GET', 'appendonly'), ['appendonly', 'yes']);
   t.deepEqual(await client.config('GET', 'appendfsync'), ['appendfsync', 'everysec']);
+  t.deepEqual(await client.config('GET', 'bind'), ['bind', '127.0.0.1'], 'reachable from this machine only');
   await client.zincrby('hits', 3, '/api/kept');
   client.disconnect();
   await first.stop();

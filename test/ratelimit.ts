@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import test from 'ava';
 import type { JobReport } from '../src/loadgen/jobs.js';
 import { routeGroup } from '../src/ratelimit.js';
-import { startApp } from './helpers/app.js';
+import { parseSettings } from '../src/settings.js';
+import { defaultSettingsJson, startApp } from './helpers/app.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 
 let redis: TestRedis;
@@ -81,4 +83,15 @@ test('the server\'s own load tests are exempt from the counting limit; other cli
   const statuses: number[] = [];
   for (let i = 0; i < 6; i++) statuses.push((await app.http.get('api/outsider', { headers: { 'x-hitcounter-loadgen': 'guess' } })).statusCode);
   t.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
+});
+
+test('the README\'s example profile is valid settings, as it stands', (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const block = /example\s+profile[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)?.[1];
+  t.truthy(block, 'the README shows the example profile');
+  const json = defaultSettingsJson();
+  json.rateLimits = JSON.parse(block!) as typeof json.rateLimits;
+  const settings = parseSettings(json);
+  t.deepEqual(settings.rateLimits.api, [{ points: 5, durationSeconds: 1 }, { points: 1000, durationSeconds: 86_400 }]);
+  t.deepEqual(parseSettings(defaultSettingsJson(), { RATE_LIMITS: block! }).rateLimits, settings.rateLimits, 'the same JSON works as RATE_LIMITS');
 });

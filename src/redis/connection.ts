@@ -8,6 +8,8 @@ export interface ConnectionOptions {
   connectTimeoutMs: number;
   /** Name shown by `CLIENT LIST`, to tell hitcounter's connections apart. */
   name?: string;
+  /** PEM certificate(s) to trust for a rediss:// URL, when the server's certificate is not publicly signed. */
+  tlsCa?: Buffer;
 }
 
 export class RedisConnection {
@@ -30,6 +32,8 @@ export class RedisConnection {
       // Keep reconnecting forever, backing off up to 2 s, so the server recovers by itself.
       retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), 2000),
       lazyConnect: true,
+      // rediss:// turns TLS on by itself; a private CA has to be trusted explicitly.
+      ...(options.tlsCa ? { tls: { ca: options.tlsCa } } : {}),
     };
     this.client = new Redis(options.url, redisOptions);
     // Errors surface through the commands that fail; without a listener ioredis would
