@@ -4,12 +4,13 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { randomSeed, systemClock, type Clock, type SeedSource } from './clock.js';
+import { VisitorHasher } from './analytics/visitors.js';
 import { requireAdmin, requireReader } from './auth.js';
 import { errorHandler } from './errors.js';
 import { limitUrlLength } from './limits.js';
 import { requestContext } from './logger.js';
 import { rateLimits } from './ratelimit.js';
-import { HitStore } from './hits/store.js';
+import { HitStore, storeSettings } from './hits/store.js';
 import { JobManager } from './loadgen/jobs.js';
 import { executeInWorker, type ExecuteLoad } from './loadgen/thread.js';
 import { createKeys } from './redis/keys.js';
@@ -49,8 +50,7 @@ export function createApp(deps: AppDeps): HitcounterApp {
     scripts,
     clock,
     logger,
-    pageSize: settings.redis.statsPageSize,
-    ledgerTtlMs: settings.redis.ledgerTtlSeconds * 1000,
+    ...storeSettings(settings),
   });
   const jobs = new JobManager({
     redis: redis.client,
@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps): HitcounterApp {
   app.use(rateLimits({ redis: redis.client, keys, limits: settings.rateLimits, loadgenSecret }));
 
   const router = new Router({ sensitive: true });
-  api.mount(router, { store });
+  api.mount(router, { store, clock, visitors: settings.analytics.visitors ? new VisitorHasher(redis.client, keys) : undefined });
   stats.mount(router, { store, pageSize: settings.redis.statsPageSize, admin, reader });
   loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed, admin, reader, loadgenSecret });
   health.mount(router, { redis, clock, store });

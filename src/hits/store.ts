@@ -8,12 +8,14 @@
 // was applied (see record-hit.lua); if it was, it is taken back (retract-hit.lua).
 import { randomUUID } from 'node:crypto';
 import { ReplyError, type Redis } from 'ioredis';
+import { bucketId, bucketsAt, cover, type Bucket, type Range } from '../analytics/buckets.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { ServiceUnavailableError } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
 import type { Scripts } from '../redis/scripts.js';
 import { unavailable } from '../redis/unavailable.js';
+import type { Settings } from '../settings.js';
 import { UnresolvedHits } from './unresolved.js';
 
 export interface PathHits {
@@ -39,6 +41,50 @@ export interface HitStoreOptions {
   ledgerTtlMs: number;
   /** After a connection closes, how long to wait before concluding its unanswered hits were not applied. */
   settleMs?: number;
+  analytics: {
+    buckets: boolean;
+    visitors: boolean;
+    /** Lifetimes (ms) of minute, hour and day buckets and of visitor HyperLogLogs. */
+    minuteTtlMs: number;
+    hourTtlMs: number;
+    dayTtlMs: number;
+    visitorTtlMs: number;
+    windowCacheMs: number;
+  };
+  events: { enabled: boolean; maxLength: number };
+}
+
+/** One hit, as the API route hands it over. */
+export interface Hit {
+  path: string;
+  /** ms since the epoch, from the injected clock. */
+  time: number;
+  method: string;
+  referrer: string;
+  userAgent: string;
+  /** Salted hash of IP and User-Agent (see analytics/visitors.ts); '' when visitors are off. */
+  visitor: string;
+}
+
+type Unanswered = Pick<Hit, 'path' | 'time'>;
+
+/** The parts of HitStoreOptions that come from settings. */
+export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOptions, 'pageSize' | 'ledgerTtlMs' | 'analytics' | 'events'> {
+  const { analytics, events, redis } = settings;
+  return {
+    pageSize: redis.statsPageSize,
+    ledgerTtlMs: redis.ledgerTtlSeconds * 1000,
+    analytics: {
+      buckets: analytics.buckets,
+      visitors: analytics.visitors,
+      minuteTtlMs: analytics.minuteTtlSeconds * 1000,
+      hourTtlMs: analytics.hourTtlSeconds * 1000,
+      dayTtlMs: analytics.dayTtlSeconds * 1000,
+      visitorTtlMs: analytics.visitorTtlSeconds * 1000,
+      windowCacheMs: analytics.windowCacheSeconds * 1000,
+    },
+    events: { ...events },
+  };
 }
 
 const ZMSCORE_CHUNK = 1000;
@@ -55,7 +101,7 @@ function pairs(flat: string[]): PathHits[] {
 
 export class HitStore {
   readonly #o: HitStoreOptions;
-  readonly #unresolved: UnresolvedHits;
+  readonly #unresolved: UnresolvedHits<Unanswered>;
   #epoch = randomUUID();
   #seq = 0;
   #retracted = 0;
@@ -83,17 +129,30 @@ export class HitStore {
     return this.#retracted;
   }
 
-  /** Counts one hit and returns the path's new total, as ZINCRBY reports it. */
-  async record(path: string): Promise<number> {
-    const { scripts, keys, ledgerTtlMs } = this.#o;
+  /**
+   * Counts one hit (ranking, buckets, visitors, event: one atomic round trip) and returns the
+   * path's new all-time total, as ZINCRBY reports it.
+   */
+  async record(hit: Hit): Promise<number> {
+    const { scripts, keys, ledgerTtlMs, analytics, events } = this.#o;
     const epoch = this.#epoch;
     const seq = ++this.#seq;
+    const { minute, hour, day } = bucketsAt(hit.time);
+    const visitor = analytics.visitors ? hit.visitor : '';
     try {
-      return Number(await scripts.recordHit(keys.hits, keys.hitSeq(epoch), path, seq, ledgerTtlMs));
+      const count = await scripts.recordHit(
+        keys.hits, keys.hitSeq(epoch), keys.bucket(minute), keys.bucket(hour), keys.bucket(day),
+        keys.visitors(bucketId(day), hit.path), keys.events,
+        hit.path, seq, ledgerTtlMs,
+        analytics.buckets ? '1' : '0', analytics.minuteTtlMs, analytics.hourTtlMs, analytics.dayTtlMs,
+        visitor, analytics.visitorTtlMs,
+        events.enabled ? events.maxLength : 0, Math.floor(hit.time), hit.method, hit.referrer, hit.userAgent,
+      );
+      return Number(count);
     } catch (error) {
       if (error instanceof ReplyError) throw error;
       if (!NOT_SENT.test((error as Error).message)) {
-        this.#unresolved.add(epoch, seq, path);
+        this.#unresolved.add(epoch, seq, { path: hit.path, time: hit.time });
         this.#timer ??= setInterval(() => void this.reconcile(), RECONCILE_EVERY_MS).unref();
       }
       throw new ServiceUnavailableError('Redis is unavailable: the hit was not counted', { cause: error });
@@ -113,9 +172,13 @@ export class HitStore {
       for (const epoch of this.#unresolved.epochs()) {
         const last = Number((await redis.get(keys.hitSeq(epoch))) ?? 0);
         const { applied, dropped } = this.#unresolved.resolve(epoch, last, clock.now());
-        for (const hit of applied) {
-          await scripts.retractHit(keys.hits, keys.hitRetracted(hit.epoch), hit.path, hit.seq, ledgerTtlMs);
-          this.#unresolved.retracted(hit.epoch, hit.seq);
+        for (const { epoch: applied_epoch, seq, hit } of applied) {
+          const { minute, hour, day } = bucketsAt(hit.time);
+          await scripts.retractHit(
+            keys.hits, keys.hitRetracted(applied_epoch), keys.bucket(minute), keys.bucket(hour), keys.bucket(day),
+            hit.path, seq, ledgerTtlMs, this.#o.analytics.buckets ? '1' : '0',
+          );
+          this.#unresolved.retracted(applied_epoch, seq);
           this.#retracted++;
         }
         if (applied.length > 0 || dropped > 0) {
@@ -132,14 +195,69 @@ export class HitStore {
     }
   }
 
-  /** Erases every count. */
-  async reset(): Promise<void> {
-    await this.#o.redis.del(this.#o.keys.hits).catch(unavailable);
+  /** Erases every key of the product (the ranking, buckets, visitors, events, jobs…), and nothing else. */
+  async reset(): Promise<number> {
+    const { redis, keys } = this.#o;
+    let deleted = await redis.unlink(keys.hits).catch(unavailable);
+    for await (const batch of redis.scanStream({ match: keys.productPattern, count: 1000 }) as AsyncIterable<string[]>) {
+      if (batch.length > 0) deleted += await redis.unlink(...batch).catch(unavailable);
+    }
+    return deleted;
   }
 
-  /** How many distinct paths have been counted. */
-  async distinctPaths(): Promise<number> {
-    return this.#o.redis.zcard(this.#o.keys.hits).catch(unavailable);
+  /**
+   * The sorted set holding a range's ranking: the union of the coarsest buckets covering it,
+   * cached for windowCacheMs so repeated queries of the same window don't recompute it.
+   * `undefined` range: the all-time ranking itself.
+   */
+  async rankingKey(range: Range | undefined): Promise<string> {
+    const { redis, keys, clock, analytics } = this.#o;
+    if (!range) return keys.hits;
+    const key = keys.window(range.from, range.to);
+    if ((await redis.exists(key).catch(unavailable)) === 1) return key;
+    const buckets = cover(range.from, range.to, clock.now(), this.retention());
+    if (!buckets) throw new Error(`no cover for ${range.from}..${range.to}`); // ranges are validated before
+    await redis.multi()
+      .zunionstore(key, buckets.length, ...buckets.map((bucket) => keys.bucket(bucket)))
+      .pexpire(key, analytics.windowCacheMs)
+      .exec()
+      .catch(unavailable);
+    return key;
+  }
+
+  retention(): { minute: number; hour: number; day: number } {
+    const { analytics } = this.#o;
+    return { minute: analytics.minuteTtlMs, hour: analytics.hourTtlMs, day: analytics.dayTtlMs };
+  }
+
+  /** How many distinct paths a ranking holds. */
+  async distinctPaths(key = this.#o.keys.hits): Promise<number> {
+    return this.#o.redis.zcard(key).catch(unavailable);
+  }
+
+  /** Approximate distinct visitors of each path over the given days (HyperLogLog, ~0.81% error). */
+  async visitorsOf(paths: string[], days: string[]): Promise<number[]> {
+    const { redis, keys } = this.#o;
+    if (paths.length === 0) return [];
+    const pipeline = redis.pipeline();
+    for (const path of paths) pipeline.pfcount(...days.map((day) => keys.visitors(day, path)));
+    const results = (await pipeline.exec().catch(unavailable)) ?? [];
+    return results.map(([error, count]) => {
+      if (error) unavailable(error);
+      return Number(count);
+    });
+  }
+
+  /** The path's hits in each bucket, 0 where it has none. */
+  async seriesOf(path: string, buckets: Bucket[]): Promise<number[]> {
+    const { redis, keys } = this.#o;
+    const pipeline = redis.pipeline();
+    for (const bucket of buckets) pipeline.zscore(keys.bucket(bucket), path);
+    const results = (await pipeline.exec().catch(unavailable)) ?? [];
+    return results.map(([error, score]) => {
+      if (error) unavailable(error);
+      return score === null ? 0 : Number(score);
+    });
   }
 
   async hitsOf(path: string): Promise<number> {
@@ -172,12 +290,12 @@ export class HitStore {
    * a million paths never sit in memory at once. Rows written while it runs may shift
    * between pages; each page is exact at the moment it is read.
    */
-  async *ranking({ offset, limit }: Page): AsyncGenerator<PathHits[]> {
-    const { redis, keys, pageSize } = this.#o;
+  async *ranking({ offset, limit }: Page, key = this.#o.keys.hits): AsyncGenerator<PathHits[]> {
+    const { redis, pageSize } = this.#o;
     const end = limit === undefined ? Infinity : offset + limit;
     for (let start = offset; start < end; start += pageSize) {
       const stop = Math.min(start + pageSize, end) - 1;
-      const flat = await redis.zrevrange(keys.hits, start, stop, 'WITHSCORES').catch(unavailable);
+      const flat = await redis.zrevrange(key, start, stop, 'WITHSCORES').catch(unavailable);
       if (flat.length === 0) return;
       yield pairs(flat);
       if (flat.length / 2 < stop - start + 1) return;

@@ -2,15 +2,15 @@
 // came before the client had to be answered 503 (a timeout, or the connection died). Each is kept
 // under its connection's epoch and sequence number until Redis can say whether it was applied.
 
-interface Epoch {
+interface Epoch<T> {
   /** When the connection closed; undefined while it is still open. */
   closedAt?: number;
-  hits: Map<number, string>;
+  hits: Map<number, T>;
 }
 
-export interface Resolution {
+export interface Resolution<T> {
   /** Hits Redis applied after all: the caller takes them back. */
-  applied: Array<{ epoch: string; seq: number; path: string }>;
+  applied: Array<{ epoch: string; seq: number; hit: T }>;
   /** Hits known never to have been applied. */
   dropped: number;
 }
@@ -19,8 +19,8 @@ export interface Resolution {
 // here after their epoch closed: the last few closing times are kept for them to find.
 const RECENT_CLOSES = 16;
 
-export class UnresolvedHits {
-  readonly #epochs = new Map<string, Epoch>();
+export class UnresolvedHits<T> {
+  readonly #epochs = new Map<string, Epoch<T>>();
   readonly #recentlyClosed = new Map<string, number>();
 
   constructor(private readonly settleMs: number) {}
@@ -35,10 +35,10 @@ export class UnresolvedHits {
     return [...this.#epochs.keys()];
   }
 
-  add(epoch: string, seq: number, path: string): void {
+  add(epoch: string, seq: number, hit: T): void {
     let entry = this.#epochs.get(epoch);
     if (!entry) this.#epochs.set(epoch, (entry = { closedAt: this.#recentlyClosed.get(epoch), hits: new Map() }));
-    entry.hits.set(seq, path);
+    entry.hits.set(seq, hit);
   }
 
   closed(epoch: string, at: number): void {
@@ -54,13 +54,13 @@ export class UnresolvedHits {
    * connection has been closed for settleMs (time for Redis to drain what it had already read);
    * on an open connection they may still be applied, so they wait.
    */
-  resolve(epoch: string, lastApplied: number, now: number): Resolution {
-    const resolution: Resolution = { applied: [], dropped: 0 };
+  resolve(epoch: string, lastApplied: number, now: number): Resolution<T> {
+    const resolution: Resolution<T> = { applied: [], dropped: 0 };
     const entry = this.#epochs.get(epoch);
     if (!entry) return resolution;
     const settled = entry.closedAt !== undefined && now - entry.closedAt >= this.settleMs;
-    for (const [seq, path] of entry.hits) {
-      if (seq <= lastApplied) resolution.applied.push({ epoch, seq, path });
+    for (const [seq, hit] of entry.hits) {
+      if (seq <= lastApplied) resolution.applied.push({ epoch, seq, hit });
       else if (settled) {
         entry.hits.delete(seq);
         resolution.dropped++;

@@ -1,4 +1,9 @@
 // Every Redis key name is built here and nowhere else, once, at start-up.
+//
+// The ranking stays the plain key `hits` (so `redis-cli ZREVRANGE hits 0 -1 WITHSCORES` works).
+// Every key a hit writes with it carries the hash tag {hits}: a tag hashes like the plain key, so
+// on Redis Cluster they all live in one slot and one Lua script may write them together.
+import { bucketId, type Bucket } from '../analytics/buckets.js';
 
 export interface KeyOptions {
   /** Prepended to every key: lets several deployments (or test runs) share one Redis. */
@@ -11,6 +16,18 @@ export interface Keys {
   readonly prefix: string;
   /** Sorted set: member = normalized path, score = all-time hits. */
   readonly hits: string;
+  /** What SCAN matches to find every other key of the product (DELETE /stats). */
+  readonly productPattern: string;
+  /** Sorted set per minute, hour and day: member = path, score = hits in that bucket. */
+  bucket(bucket: Bucket): string;
+  /** HyperLogLog of the visitors of one path on one day. */
+  visitors(day: string, path: string): string;
+  /** String: the random salt of one day's visitor hashes. */
+  salt(day: string): string;
+  /** Stream: one entry per hit. */
+  readonly events: string;
+  /** Sorted set: a window's ranking, cached for a few seconds. */
+  window(from: number, to: number): string;
   /** Sorted set: member = load-test job id, score = creation time (ms). Lists the jobs. */
   readonly jobs: string;
   /** Sorted set: member = id of a running job, score = when its lease expires (ms). Caps running jobs. */
@@ -26,15 +43,23 @@ export interface Keys {
 }
 
 export function createKeys({ prefix, hits }: KeyOptions): Keys {
+  const ranking = `${prefix}${hits}`;
+  const tagged = `${prefix}hitcounter:{${ranking}}`;
   const jobs = `${prefix}hitcounter:jobs`;
   return Object.freeze({
     prefix,
-    hits: `${prefix}${hits}`,
+    hits: ranking,
+    productPattern: `${prefix}hitcounter:*`,
+    bucket: (bucket: Bucket) => `${tagged}:${bucket.granularity}:${bucketId(bucket)}`,
+    visitors: (day: string, path: string) => `${tagged}:visitors:${day}:${path}`,
+    salt: (day: string) => `${prefix}hitcounter:salt:${day}`,
+    events: `${tagged}:events`,
+    window: (from: number, to: number) => `${tagged}:window:${from}:${to}`,
     jobs,
     runningJobs: `${jobs}:running`,
     job: (id: string) => `${jobs}:${id}`,
     jobCancel: (id: string) => `${jobs}:${id}:cancel`,
-    hitSeq: (epoch: string) => `${prefix}hitcounter:seq:${epoch}`,
-    hitRetracted: (epoch: string) => `${prefix}hitcounter:seq:${epoch}:retracted`,
+    hitSeq: (epoch: string) => `${tagged}:seq:${epoch}`,
+    hitRetracted: (epoch: string) => `${tagged}:seq:${epoch}:retracted`,
   });
 }

@@ -10,16 +10,16 @@ type Command = (...args: Array<string | number>) => Promise<unknown>;
 export interface Scripts {
   /** 1 when a job slot was taken, 0 when all `limit` slots are busy. */
   acquireJobSlot(runningKey: string, now: number, limit: number, id: string, leaseUntil: number): Promise<number>;
-  /** The path's new count. */
-  recordHit(hitsKey: string, seqKey: string, path: string, seq: number, seqTtlMs: number): Promise<string>;
-  /** 1 when taken back now, 0 when already taken back. */
-  retractHit(hitsKey: string, retractedKey: string, path: string, seq: number, ttlMs: number): Promise<number>;
+  /** record-hit.lua: 7 keys, 14 arguments (see its header); the path's new count. */
+  recordHit(...keysThenArgs: Array<string | number>): Promise<string>;
+  /** retract-hit.lua: 5 keys, 4 arguments (see its header); 1 when taken back now, 0 when already taken back. */
+  retractHit(...keysThenArgs: Array<string | number>): Promise<number>;
 }
 
 const SCRIPTS = [
   ['hcAcquireJobSlot', 'acquire-job-slot', 1],
-  ['hcRecordHit', 'record-hit', 2],
-  ['hcRetractHit', 'retract-hit', 2],
+  ['hcRecordHit', 'record-hit', 7],
+  ['hcRetractHit', 'retract-hit', 5],
 ] as const;
 
 /** Defines the scripts on `redis` (once per client) and returns them typed. */

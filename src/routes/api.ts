@@ -1,15 +1,23 @@
 // The counting endpoint. Every method but OPTIONS counts one hit.
 import type Router from '@koa/router';
-import type { HitStore } from '../hits/store.js';
+import { bucketId, bucketsAt } from '../analytics/buckets.js';
+import type { VisitorHasher } from '../analytics/visitors.js';
+import type { Clock } from '../clock.js';
 import { normalizePath } from '../hits/normalize.js';
+import type { HitStore } from '../hits/store.js';
 
 export interface ApiDeps {
   store: HitStore;
+  clock: Clock;
+  /** Absent when analytics.visitors is off. */
+  visitors?: VisitorHasher;
 }
 
 const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+// Event fields are kept short: the stream's memory is bounded by entries, not by what clients send.
+const FIELD_MAX = 512;
 
-export function mount(router: Router, { store }: ApiDeps): void {
+export function mount(router: Router, { store, clock, visitors }: ApiDeps): void {
   // ANY /api/<path>
   // Counts one hit for the normalized path and answers with its new total.
   //   200 {"path": "/api/hello/world", "hits": 3}
@@ -24,7 +32,16 @@ export function mount(router: Router, { store }: ApiDeps): void {
       return;
     }
     const path = normalizePath(ctx.url);
-    const hits = await store.record(path);
+    const time = clock.now();
+    const userAgent = ctx.get('User-Agent').slice(0, FIELD_MAX);
+    const hits = await store.record({
+      path,
+      time,
+      method: ctx.method,
+      referrer: ctx.get('Referer').slice(0, FIELD_MAX),
+      userAgent,
+      visitor: visitors ? await visitors.hash(bucketId(bucketsAt(time).day), ctx.ip, userAgent) : '',
+    });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { path, hits };
   });

@@ -8,7 +8,7 @@ import got, { type Got } from 'got';
 import { pino } from 'pino';
 import { createApp, type AppDeps } from '../../src/app.js';
 import { createHttpServer } from '../../src/http.js';
-import { HitStore } from '../../src/hits/store.js';
+import { HitStore, storeSettings } from '../../src/hits/store.js';
 import { RedisConnection } from '../../src/redis/connection.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
 import { loadScripts } from '../../src/redis/scripts.js';
@@ -65,7 +65,7 @@ export async function startApp(
   // A second store on the same connection, for the tests' own reads.
   const store = new HitStore({
     redis: redis.client, keys, scripts: loadScripts(redis.client), clock: systemClock, logger: pino({ level: 'silent' }),
-    pageSize: settings.redis.statsPageSize, ledgerTtlMs: settings.redis.ledgerTtlSeconds * 1000,
+    ...storeSettings(settings),
   });
   return {
     url,

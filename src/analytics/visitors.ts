@@ -1,0 +1,33 @@
+// Unique visitors without storing who they are (Plausible's model): a visitor is a hash of the
+// client IP and User-Agent with a salt that changes every day. Salts live in Redis for two days
+// (every replica hashes alike) and are then gone, so no stored hash can be tied back to an IP.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.js';
+import { unavailable } from '../redis/unavailable.js';
+
+const SALT_TTL_MS = 2 * 86_400_000;
+
+export class VisitorHasher {
+  readonly #salts = new Map<string, string>();
+
+  constructor(private readonly redis: Redis, private readonly keys: Keys) {}
+
+  async #salt(day: string): Promise<string> {
+    const cached = this.#salts.get(day);
+    if (cached) return cached;
+    const mine = randomBytes(16).toString('hex');
+    // The first replica to ask sets the day's salt; the others get it back.
+    const theirs = await this.redis.set(this.keys.salt(day), mine, 'PX', SALT_TTL_MS, 'NX', 'GET').catch(unavailable);
+    const salt = theirs ?? mine;
+    this.#salts.set(day, salt);
+    if (this.#salts.size > 2) this.#salts.delete(this.#salts.keys().next().value!);
+    return salt;
+  }
+
+  /** 16 hex digits, the same for one IP and User-Agent all day, unrelated the next day. */
+  async hash(day: string, ip: string, userAgent: string): Promise<string> {
+    const salt = await this.#salt(day);
+    return createHash('sha256').update(`${salt}\n${ip}\n${userAgent}`).digest('hex').slice(0, 16);
+  }
+}
