@@ -16,7 +16,9 @@ import { executeInWorker, type ExecuteLoad } from './loadgen/thread.js';
 import { createKeys } from './redis/keys.js';
 import { loadScripts } from './redis/scripts.js';
 import type { RedisConnection } from './redis/connection.js';
+import { EventLog } from './analytics/events.js';
 import * as api from './routes/api.js';
+import * as events from './routes/events.js';
 import * as health from './routes/health.js';
 import * as loadtest from './routes/loadtest.js';
 import * as stats from './routes/stats.js';
@@ -78,8 +80,9 @@ export function createApp(deps: AppDeps): HitcounterApp {
 
   const router = new Router({ sensitive: true });
   api.mount(router, { store, clock, visitors: settings.analytics.visitors ? new VisitorHasher(redis.client, keys) : undefined });
-  stats.mount(router, { store, pageSize: settings.redis.statsPageSize, admin, reader });
+  stats.mount(router, { store, clock, admin, reader });
   loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed, admin, reader, loadgenSecret });
+  events.mount(router, { log: new EventLog(redis.client, keys.events), enabled: settings.events.enabled, reader });
   health.mount(router, { redis, clock, store });
 
   app.use(router.routes());

@@ -225,6 +225,10 @@ export class HitStore {
     return key;
   }
 
+  visitorRetentionMs(): number {
+    return this.#o.analytics.visitorTtlMs;
+  }
+
   retention(): { minute: number; hour: number; day: number } {
     const { analytics } = this.#o;
     return { minute: analytics.minuteTtlMs, hour: analytics.hourTtlMs, day: analytics.dayTtlMs };

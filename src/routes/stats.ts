@@ -1,63 +1,165 @@
-// The ranking of every counted path, highest first.
+// The ranking of counted paths, all time or over a window, and the per-path detail.
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
+import { stringify } from 'csv-stringify';
 import type { Middleware } from 'koa';
-import type { HitStore, Page, PathHits } from '../hits/store.js';
-import { integerParam, rejectUnknown } from './params.js';
+import { bucketId, GRANULARITIES, MS, series, type Granularity, type Range } from '../analytics/buckets.js';
+import type { Clock } from '../clock.js';
+import { BadRequestError, NotFoundError } from '../errors.js';
+import type { HitStore, PathHits } from '../hits/store.js';
+import { booleanParam, enumParam, integerParam, rejectUnknown } from './params.js';
+import { prefixParam, rangeParam, underPrefix } from './ranges.js';
 
 export interface StatsDeps {
   store: HitStore;
-  pageSize: number;
+  clock: Clock;
   admin: Middleware;
   reader: Middleware;
 }
 
-const rowJson = ({ path, hits }: PathHits) => `{"path":${JSON.stringify(path)},"hits":${hits}}`;
+type Row = PathHits & { visitors?: number };
 
-/** Streams the ranking as one JSON array, a Redis page per chunk. */
-async function* jsonArray(pages: AsyncGenerator<PathHits[]>): AsyncGenerator<string> {
+const rowJson = ({ path, hits, visitors }: Row) =>
+  visitors === undefined ? `{"path":${JSON.stringify(path)},"hits":${hits}}` : `{"path":${JSON.stringify(path)},"hits":${hits},"visitors":${visitors}}`;
+
+/** Streams pages of rows as one JSON array, a Redis page per chunk. */
+async function* jsonArray(pages: AsyncIterable<Row[]>): AsyncGenerator<string> {
   let first = true;
   yield '[';
   for await (const rows of pages) {
+    if (rows.length === 0) continue;
     yield (first ? '' : ',') + rows.map(rowJson).join(',');
     first = false;
   }
   yield ']';
 }
 
-export function mount(router: Router, { store, pageSize, admin, reader }: StatsDeps): void {
-  // GET /stats?limit=&offset=
-  // Every counted path with its hits, in `ZREVRANGE hits 0 -1 WITHSCORES` order.
-  //   200 [{"path": "/api/a", "hits": 3}, ...]  X-Total-Count: distinct paths in all
-  //   400 bad limit or offset, unknown parameter
-  //   401 with auth.protectStats: admin token missing or wrong
+async function* flatten<T>(pages: AsyncIterable<T[]>): AsyncGenerator<T> {
+  for await (const rows of pages) yield* rows;
+}
+
+/** The ranking's pages restricted to a prefix, with offset and limit counted among matches. */
+async function* filtered(pages: AsyncIterable<PathHits[]>, prefix: string, offset: number, limit: number | undefined): AsyncGenerator<PathHits[]> {
+  let skipped = 0;
+  let taken = 0;
+  for await (const rows of pages) {
+    const page: PathHits[] = [];
+    for (const row of rows) {
+      if (!underPrefix(row.path, prefix)) continue;
+      if (skipped < offset) { skipped++; continue; }
+      if (limit !== undefined && taken >= limit) break;
+      page.push(row);
+      taken++;
+    }
+    yield page;
+    if (limit !== undefined && taken >= limit) return;
+  }
+}
+
+/** Day ids whose visitor HyperLogLogs cover a range: all kept days for all time. */
+function visitorDays(range: Range | undefined, now: number, keptMs: number): string[] {
+  const span = range ?? { from: now - keptMs, to: now + 1 };
+  return series(span, 'day').map(bucketId);
+}
+
+export function mount(router: Router, { store, clock, admin, reader }: StatsDeps): void {
+  // GET /stats?limit=&offset=&window=&from=&to=&prefix=&uniques=&format=   (and GET /stats.csv)
+  // The paths with their hits, highest first. Without a window: the all-time ranking, exactly
+  // `ZREVRANGE hits 0 -1 WITHSCORES`. With one: the union of the window's buckets.
+  //   200 [{"path": "/api/a", "hits": 3}, ...] (+ "visitors" with uniques=1), or CSV
+  //       X-Total-Count: paths in all (under the prefix); Link: <…>; rel="next" when more follow
+  //   400 a bad parameter; 401 with auth.protectStats, the admin token missing or wrong
   //   503 Redis unavailable
-  router.get('/stats', reader, async (ctx) => {
-    rejectUnknown(ctx.query, ['limit', 'offset']);
-    const limit = integerParam('limit', ctx.query.limit, 1);
-    const offset = integerParam('offset', ctx.query.offset, 0) ?? 0;
-    const page: Page = { offset, limit };
-    const total = await store.distinctPaths();
+  router.get(['/stats', '/stats.csv'], reader, async (ctx) => {
+    const query = ctx.query;
+    rejectUnknown(query, ['limit', 'offset', 'window', 'from', 'to', 'prefix', 'uniques', 'format']);
+    const csv = ctx.path === '/stats.csv' || enumParam('format', query.format, ['json', 'csv']) === 'csv';
+    const limit = integerParam('limit', query.limit, 1);
+    const offset = integerParam('offset', query.offset, 0) ?? 0;
+    const prefix = prefixParam(query.prefix);
+    const uniques = booleanParam('uniques', query.uniques) ?? false;
+    const now = clock.now();
+    const range = rangeParam(query, now, store.retention());
+
+    const key = await store.rankingKey(range);
+    const total = prefix === undefined ? await store.distinctPaths(key) : await countUnder(store, key, prefix);
     ctx.set('X-Total-Count', String(total));
     ctx.set('Cache-Control', 'no-store');
-    ctx.type = 'application/json';
-    if (limit !== undefined && limit <= pageSize) {
-      const rows: PathHits[] = [];
-      for await (const chunk of store.ranking(page)) rows.push(...chunk);
-      ctx.body = rows;
+    if (limit !== undefined && offset + limit < total) {
+      const next = new URLSearchParams(ctx.querystring);
+      next.set('offset', String(offset + limit));
+      ctx.set('Link', `<${ctx.path}?${next}>; rel="next"`);
+    }
+
+    const ranked = prefix === undefined ? store.ranking({ offset, limit }, key) : filtered(store.ranking({ offset: 0 }, key), prefix, offset, limit);
+    const days = visitorDays(range, now, store.visitorRetentionMs());
+    const pages = uniques ? withVisitors(store, ranked, days) : ranked;
+
+    if (csv) {
+      ctx.type = 'text/csv';
+      ctx.attachment('stats.csv');
+      const columns = uniques ? ['path', 'hits', 'visitors'] : ['path', 'hits'];
+      ctx.body = Readable.from(flatten(pages)).pipe(stringify({ header: true, columns }));
       return;
     }
-    // Large answers stream, so a million paths never sit in memory as one array or string.
-    ctx.body = Readable.from(jsonArray(store.ranking(page)));
+    ctx.type = 'application/json';
+    ctx.body = Readable.from(jsonArray(pages));
+  });
+
+  // GET /stats/path?path=/api/a/b&window=&from=&to=&granularity=minute|hour|day
+  // One path: all-time hits, hits and visitors over the window (default 24h), and a zero-filled series.
+  //   200 {"path", "hits", "window": {"from", "to", "hits", "visitors"}, "granularity", "series": [{"time", "hits"}]}
+  //   400 a bad parameter; 404 the path was never counted
+  router.get('/stats/path', reader, async (ctx) => {
+    const query = ctx.query;
+    rejectUnknown(query, ['path', 'window', 'from', 'to', 'granularity']);
+    const path = prefixParam(query.path, 'path');
+    if (path === undefined) throw new BadRequestError('Expected `path`, such as /api/hello/world');
+    const now = clock.now();
+    const retention = store.retention();
+    const range = rangeParam(query, now, retention, '24h') ?? { from: 0, to: 0 };
+    const span = range.to - range.from;
+    const granularity: Granularity = enumParam('granularity', query.granularity, GRANULARITIES) ?? (span <= 2 * MS.hour ? 'minute' : span <= 7 * MS.day ? 'hour' : 'day');
+    if (range.from < now - retention[granularity]) {
+      throw new BadRequestError(`Expected a window within the ${granularity} buckets' retention (${retention[granularity] / MS.hour} h)`);
+    }
+    if (span / MS[granularity] > 10_000) throw new BadRequestError(`Expected at most 10000 ${granularity}s; use a coarser granularity`);
+
+    const hits = await store.hitsOf(path);
+    if (hits === 0) throw new NotFoundError(`No hits counted for ${path}`);
+    const buckets = series(range, granularity);
+    const counts = await store.seriesOf(path, buckets);
+    const [visitors] = await store.visitorsOf([path], series(range, 'day').map(bucketId));
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = {
+      path,
+      hits,
+      window: { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), hits: counts.reduce((a, b) => a + b, 0), visitors },
+      granularity,
+      series: buckets.map((bucket, i) => ({ time: new Date(bucket.start).toISOString(), hits: counts[i] })),
+    };
   });
 
   // DELETE /stats   (admin)
-  // Erases every count: the hits sorted set is deleted.
-  //   204 done
+  // Erases every key of the product, found by SCAN on its prefix (never FLUSHALL): the ranking,
+  // buckets, visitors, events, jobs.
+  //   200 {"deletedKeys": n}
   //   401 admin token missing or wrong; 403 no token configured and the client is not on loopback
   //   503 Redis unavailable
   router.delete('/stats', admin, async (ctx) => {
-    await store.reset();
-    ctx.status = 204;
+    ctx.body = { deletedKeys: await store.reset() };
   });
+}
+
+async function countUnder(store: HitStore, key: string, prefix: string): Promise<number> {
+  let count = 0;
+  for await (const rows of store.ranking({ offset: 0 }, key)) for (const row of rows) if (underPrefix(row.path, prefix)) count++;
+  return count;
+}
+
+async function* withVisitors(store: HitStore, pages: AsyncIterable<PathHits[]>, days: string[]): AsyncGenerator<Row[]> {
+  for await (const rows of pages) {
+    const visitors = await store.visitorsOf(rows.map((row) => row.path), days);
+    yield rows.map((row, i) => ({ ...row, visitors: visitors[i]! }));
+  }
 }

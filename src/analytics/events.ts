@@ -1,0 +1,96 @@
+// Reading the event log: a Redis Stream with one entry per hit, newest first, filtered, in pages
+// that a cursor (the last entry id looked at) continues.
+import type { Redis } from 'ioredis';
+import { unavailable } from '../redis/unavailable.js';
+
+export interface HitEvent {
+  id: string;
+  time: string;
+  method: string;
+  path: string;
+  status: number;
+  referrer: string;
+  userAgent: string;
+  visitor: string;
+}
+
+export interface EventQuery {
+  path?: string;
+  prefix?: string;
+  /** ms since the epoch, inclusive */
+  from?: number;
+  /** ms since the epoch, exclusive */
+  to?: number;
+  /** Continue after this entry id (exclusive). */
+  cursor?: string;
+}
+
+export interface EventPage {
+  events: HitEvent[];
+  /** Pass as `cursor` for the next page; null when nothing older matches. */
+  next: string | null;
+}
+
+const BATCH = 500;
+
+function toEvent(id: string, fields: string[]): HitEvent {
+  const f: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  return {
+    id,
+    time: new Date(Number(f.t)).toISOString(),
+    method: f.method ?? '',
+    path: f.path ?? '',
+    status: Number(f.status),
+    referrer: f.referrer ?? '',
+    userAgent: f.ua ?? '',
+    visitor: f.visitor ?? '',
+  };
+}
+
+export class EventLog {
+  constructor(private readonly redis: Redis, private readonly key: string) {}
+
+  /**
+   * Newest first. Reads BATCH entries per round trip and stops at `limit` matches, or after
+   * `maxScan` entries looked at, so a rare filter can't make one request read the whole log;
+   * either way `next` continues where it stopped.
+   */
+  async page(query: EventQuery, limit: number, maxScan = 10_000): Promise<EventPage> {
+    const events: HitEvent[] = [];
+    let scanned = 0;
+    let end = query.cursor ? `(${query.cursor}` : query.to !== undefined ? `(${query.to}-0` : '+';
+    const start = query.from !== undefined ? `${query.from}-0` : '-';
+    for (;;) {
+      const batch = (await this.redis.xrevrange(this.key, end, start, 'COUNT', BATCH).catch(unavailable)) as Array<[string, string[]]>;
+      for (const [id, fields] of batch) {
+        scanned++;
+        const event = toEvent(id, fields);
+        if (matches(event, query)) events.push(event);
+        if (events.length === limit || scanned >= maxScan) {
+          const more = batch.length === BATCH || id !== batch.at(-1)![0];
+          return { events, next: more ? id : null };
+        }
+      }
+      if (batch.length < BATCH) return { events, next: null };
+      end = `(${batch.at(-1)![0]}`;
+    }
+  }
+
+  /** Every matching event, newest first, a batch at a time: for the CSV export. */
+  async *all(query: EventQuery): AsyncGenerator<HitEvent> {
+    let cursor = query.cursor;
+    for (;;) {
+      const { events, next } = await this.page({ ...query, cursor }, BATCH, BATCH);
+      yield* events;
+      if (next === null) return;
+      cursor = next;
+    }
+  }
+}
+
+function matches(event: HitEvent, query: EventQuery): boolean {
+  if (query.path !== undefined && event.path !== query.path) return false;
+  if (query.prefix !== undefined && query.prefix !== '/api' && event.path !== query.prefix && !event.path.startsWith(`${query.prefix}/`)) return false;
+  return true;
+}
