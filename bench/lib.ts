@@ -1,0 +1,82 @@
+// Shared by the benchmarks: a redis-server, built servers as child processes, and their CPU and memory.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import getPort from 'get-port';
+import got from 'got';
+import { ensureRedisServer, startRedisServer, type RedisServerProcess } from '../src/redis/embedded.js';
+
+export const root = new URL('..', import.meta.url);
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const machine = () => ({ cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version });
+
+/** Builds dist/ when the sources are newer, as npm start does. */
+export async function build(): Promise<void> {
+  const child = spawn(process.execPath, ['scripts/bootstrap.mjs', '--build'], { cwd: root, stdio: 'inherit' });
+  await new Promise((resolve) => child.on('exit', resolve));
+}
+
+export async function startRedis(): Promise<{ redis: RedisServerProcess; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'hitcounter-bench-'));
+  const redis = await startRedisServer({ binary: await ensureRedisServer(console.error), port: await getPort(), dir, appendfsync: 'everysec', startTimeoutMs: 10_000 });
+  return { redis, cleanup: async () => { await redis.stop(); await rm(dir, { recursive: true, force: true }); } };
+}
+
+export interface Child {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `node <script>` with PORT set, and waits until `readyPath` answers 200. */
+export async function startNode(script: string, env: Record<string, string>, readyPath = '/health'): Promise<Child> {
+  const port = await getPort();
+  const child = spawn(process.execPath, [script], {
+    cwd: root,
+    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+    stdio: 'inherit',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if ((await got(`${url}${readyPath}`, { throwHttpErrors: false, retry: { limit: 0 } }).catch(() => undefined))?.statusCode === 200) break;
+    if (i > 100) throw new Error(`${script} did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    child,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+/** The process's and its children's CPU time so far, in µs (utime + stime from /proc). */
+export async function cpuMicros(pid: number): Promise<number> {
+  const pids = [pid, ...(await childPids(pid))];
+  let ticks = 0;
+  for (const p of pids) {
+    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  }
+  return ticks * 10_000; // USER_HZ is 100 on Linux
+}
+
+/** Resident memory of the process and its children (cluster workers), in bytes. */
+export async function rssBytes(pid: number): Promise<number> {
+  let total = 0;
+  for (const p of [pid, ...(await childPids(pid))]) {
+    const status = await readFile(`/proc/${p}/status`, 'utf8').catch(() => '');
+    total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+  }
+  return total;
+}
+
+async function childPids(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return text.trim().split(/\s+/).filter(Boolean).map(Number);
+}

@@ -1,0 +1,146 @@
+// npm run bench [-- --duration 5 --rounds 3 --connections 50 --paths 100000]
+// The whole benchmark, in one process tree on loopback, about a minute with the defaults:
+// 1. /api/* with random paths from a large vocabulary, on each server configuration and on a bare
+//    Koa hello-world, interleaved round after round: median req/s, p50, p99, CPU µs per request,
+//    and the ratios to bare Koa.
+// 2. GET /stats?limit=100 with 1,000,000 paths (req/s, p99), and a full GET /stats of them
+//    (time to first byte, wall time, the server's peak RSS growth).
+// 3. POST /test/10000?concurrency=50 next to autocannon -a 10000 -c 50 on the same server.
+// Prints tables and writes bench/results/<date>.json.
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import got from 'got';
+import { Redis } from 'ioredis';
+import type { JobReport } from '../src/loadgen/jobs.js';
+import { build, cpuMicros, machine, median, rssBytes, startNode, startRedis, type Child } from './lib.js';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    paths: { type: 'string', default: '100000' },
+  },
+});
+const duration = Number(values.duration);
+const rounds = Number(values.rounds);
+const connections = Number(values.connections);
+const vocabulary = Number(values.paths);
+
+interface Measurement { rps: number; p50: number; p99: number; cpuUsPerRequest: number }
+
+async function measure(target: Child, options: { path: () => string; connections: number; duration: number }): Promise<Measurement> {
+  const cpuBefore = await cpuMicros(target.child.pid!);
+  const result = await autocannon({
+    url: target.url,
+    connections: options.connections,
+    duration: options.duration,
+    requests: [{ setupRequest: (request) => ({ ...request, path: options.path() }) }],
+  });
+  const cpu = (await cpuMicros(target.child.pid!)) - cpuBefore;
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { rps: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99, cpuUsPerRequest: cpu / result.requests.total };
+}
+
+// The benchmark measures throughput, so no rate limit may stand in its way.
+const UNLIMITED = JSON.stringify({ api: [], read: [], write: [] });
+
+const randomHit = () => `/api/bench/p${Math.floor(Math.random() * vocabulary)}`;
+
+async function main(): Promise<void> {
+  await build();
+  const { redis, cleanup } = await startRedis();
+  const started: Child[] = [];
+  const start = async (...args: Parameters<typeof startNode>) => { const child = await startNode(...args); started.push(child); return child; };
+  try {
+    // ---- 1. /api/* against bare Koa, interleaved ----
+    const targets: Array<{ name: string; child: Child }> = [
+      { name: 'bare Koa hello-world', child: await start('bench/koa-hello.mjs', {}, '/') },
+      { name: 'hitcounter, default settings', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default:', RATE_LIMITS: UNLIMITED }) },
+      { name: 'hitcounter, event log off', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:noevents:', EVENTS_ENABLED: 'false', RATE_LIMITS: UNLIMITED }) },
+      { name: 'hitcounter, counter only', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:counter:', EVENTS_ENABLED: 'false', ANALYTICS_BUCKETS: 'false', ANALYTICS_VISITORS: 'false', RATE_LIMITS: UNLIMITED }) },
+    ];
+    for (const { child } of targets) await measure(child, { path: randomHit, connections, duration: 1 }); // warm-up
+    const samples = new Map<string, Measurement[]>(targets.map((t) => [t.name, []]));
+    for (let round = 1; round <= rounds; round++) {
+      for (const { name, child } of targets) {
+        const m = await measure(child, { path: randomHit, connections, duration });
+        samples.get(name)!.push(m);
+        console.error(`round ${round}: ${name}: ${Math.round(m.rps)} req/s, ${m.cpuUsPerRequest.toFixed(1)} µs CPU/request`);
+      }
+    }
+    const summarize = (name: string) => {
+      const ms = samples.get(name)!;
+      return { rps: Math.round(median(ms.map((m) => m.rps))), p50: median(ms.map((m) => m.p50)), p99: median(ms.map((m) => m.p99)), cpuUsPerRequest: Math.round(median(ms.map((m) => m.cpuUsPerRequest)) * 10) / 10 };
+    };
+    const base = summarize(targets[0]!.name);
+    const api = targets.map(({ name }) => {
+      const s = summarize(name);
+      return { server: name, ...s, rpsVsKoa: Math.round((s.rps / base.rps) * 100) / 100, cpuVsKoa: Math.round((s.cpuUsPerRequest / base.cpuUsPerRequest) * 100) / 100 };
+    });
+    console.table(api);
+    for (const { child } of targets.slice(2)) await child.stop();
+
+    // ---- 2. /stats with 1,000,000 paths ----
+    const client = new Redis(redis.url);
+    const key = 'bench:stats:hits';
+    for (let first = 0; first < 1_000_000; first += 10_000) {
+      const args: Array<string | number> = [];
+      for (let i = first; i < first + 10_000; i++) args.push(i % 9973, `/api/stats/p${i}`);
+      await client.zadd(key, ...args);
+    }
+    client.disconnect();
+    const statsServer = await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:stats:', RATE_LIMITS: UNLIMITED });
+    await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: 1 });
+    const top = await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: Math.max(3, duration) });
+    const pid = statsServer.child.pid!;
+    const rssBefore = await rssBytes(pid);
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => { void rssBytes(pid).then((v) => { rssPeak = Math.max(rssPeak, v); }); }, 20);
+    const t0 = performance.now();
+    let firstByteMs = 0;
+    let bytes = 0;
+    for await (const chunk of got.stream(`${statsServer.url}/stats`)) {
+      if (bytes === 0) firstByteMs = performance.now() - t0;
+      bytes += (chunk as Buffer).length;
+    }
+    const wallMs = performance.now() - t0;
+    clearInterval(sampler);
+    const stats = {
+      topRps: Math.round(top.rps), topP99: top.p99,
+      fullFirstByteMs: Math.round(firstByteMs), fullWallMs: Math.round(wallMs), fullMB: Math.round(bytes / 2 ** 20),
+      fullRssGrowthMB: Math.round((rssPeak - rssBefore) / 2 ** 20),
+    };
+    console.table([stats]);
+    await statsServer.stop();
+
+    // ---- 3. the built-in load generator next to autocannon ----
+    const server = targets[1]!.child;
+    const loadgen: Array<{ autocannon: number; loadgen: number; ratio: number }> = [];
+    for (let round = 1; round <= rounds; round++) {
+      const ac = await autocannon({ url: `${server.url}/api/bench/autocannon`, connections: 50, amount: 10_000, sampleInt: 10 });
+      const acRps = ac.requests.total / ac.duration;
+      const report = await got.post(`${server.url}/test/10000?concurrency=50`).json<JobReport>();
+      loadgen.push({ autocannon: Math.round(acRps), loadgen: Math.round(report.requestsPerSecond), ratio: Math.round((report.requestsPerSecond / acRps) * 100) / 100 });
+    }
+    console.table(loadgen);
+
+    const summary = {
+      command: `npm run bench -- --duration ${duration} --rounds ${rounds} --connections ${connections} --paths ${vocabulary}`,
+      machine: machine(),
+      date: new Date().toISOString(),
+      api,
+      stats,
+      loadgen: { rounds: loadgen, medianRatio: median(loadgen.map((r) => r.ratio)) },
+    };
+    const file = `results/${summary.date.slice(0, 10)}.json`;
+    await writeFile(new URL(file, import.meta.url), `${JSON.stringify(summary, null, 2)}\n`);
+    console.log(`written to bench/${file}`);
+  } finally {
+    for (const child of started) await child.stop();
+    await cleanup();
+  }
+}
+
+await main();
