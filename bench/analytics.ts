@@ -52,7 +52,7 @@ async function main(): Promise<void> {
       const port = await getPort();
       const child = spawn(process.execPath, ['dist/server.js'], {
         cwd: root,
-        env: { ...process.env, ...config.env, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench${i}:`, LOG_LEVEL: 'warn' },
+        env: { ...process.env, ...config.env, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench${i}:`, LOG_LEVEL: 'warn', WORKERS: '1' },
         stdio: 'inherit',
       });
       servers.push({ name: config.name, url: `http://127.0.0.1:${port}`, child });

@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   const server = spawn(process.execPath, ['dist/server.js'], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redis.url, LOG_LEVEL: 'warn' },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redis.url, LOG_LEVEL: 'warn', WORKERS: '1', RATE_LIMITS: JSON.stringify({ api: [], read: [], write: [] }) },
     stdio: 'inherit',
   });
   try {

@@ -57,9 +57,10 @@ async function main(): Promise<void> {
     // ---- 1. /api/* against bare Koa, interleaved ----
     const targets: Array<{ name: string; child: Child }> = [
       { name: 'bare Koa hello-world', child: await start('bench/koa-hello.mjs', {}, '/') },
-      { name: 'hitcounter, default settings', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default:', RATE_LIMITS: UNLIMITED }) },
-      { name: 'hitcounter, event log off', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:noevents:', EVENTS_ENABLED: 'false', RATE_LIMITS: UNLIMITED }) },
-      { name: 'hitcounter, counter only', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:counter:', EVENTS_ENABLED: 'false', ANALYTICS_BUCKETS: 'false', ANALYTICS_VISITORS: 'false', RATE_LIMITS: UNLIMITED }) },
+      { name: 'hitcounter, default settings, 1 worker', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default:', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
+      { name: 'hitcounter, default settings, 2 workers', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default2:', RATE_LIMITS: UNLIMITED, WORKERS: '2' }) },
+      { name: 'hitcounter, event log off', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:noevents:', EVENTS_ENABLED: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
+      { name: 'hitcounter, counter only', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:counter:', EVENTS_ENABLED: 'false', ANALYTICS_BUCKETS: 'false', ANALYTICS_VISITORS: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
     ];
     for (const { child } of targets) await measure(child, { path: randomHit, connections, duration: 1 }); // warm-up
     const samples = new Map<string, Measurement[]>(targets.map((t) => [t.name, []]));
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
       await client.zadd(key, ...args);
     }
     client.disconnect();
-    const statsServer = await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:stats:', RATE_LIMITS: UNLIMITED });
+    const statsServer = await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:stats:', RATE_LIMITS: UNLIMITED, WORKERS: '1' });
     await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: 1 });
     const top = await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: Math.max(3, duration) });
     const pid = statsServer.child.pid!;

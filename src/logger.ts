@@ -23,13 +23,19 @@ declare module 'koa' {
 // A client's own request id is kept when it looks like one, so traces join up across services.
 const CLIENT_ID = /^[\w.:-]{1,128}$/;
 
-/** Gives each request an id, echoed in X-Request-Id, and a child logger that stamps it on every line. */
+/**
+ * Gives each request an id, echoed in X-Request-Id, and a logger that stamps it on every line.
+ * The child logger is made on first use: most requests (every successful hit) never log.
+ */
 export function requestContext(logger: Logger): Middleware {
+  const accessLog = logger.isLevelEnabled('debug');
   return async function withRequestId(ctx, next) {
     const given = ctx.get('X-Request-Id');
-    const reqId = CLIENT_ID.test(given) ? given : randomUUID();
+    const reqId = given !== '' && CLIENT_ID.test(given) ? given : randomUUID();
     ctx.set('X-Request-Id', reqId);
-    ctx.state.log = logger.child({ reqId });
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= logger.child({ reqId })), configurable: true });
+    if (!accessLog) return next();
     const started = performance.now();
     try {
       await next();

@@ -1,6 +1,8 @@
 // Process entry: settings → Redis (embedded or REDIS_URL) → listen → graceful shutdown.
 // The only module that calls listen().
+import cluster from 'node:cluster';
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createApp } from './app.js';
@@ -59,13 +61,8 @@ async function warnIfNotDurable(redis: RedisConnection, logger: Logger): Promise
   }
 }
 
-async function main(): Promise<void> {
-  const settings = loadSettings();
-  const logger = createLogger(settings.log.level);
-  const { url, child } = settings.redis.url
-    ? { url: settings.redis.url, child: undefined }
-    : await embeddedRedis(settings, logger);
-
+/** The HTTP server in this process, on `url`'s Redis. Resolves once listening; stops on SIGINT/SIGTERM. */
+async function serve(settings: Readonly<Settings>, logger: Logger, url: string, onStopped: () => Promise<void>): Promise<void> {
   const redis = new RedisConnection({
     url,
     commandTimeoutMs: settings.redis.commandTimeoutMs,
@@ -81,20 +78,19 @@ async function main(): Promise<void> {
   }
 
   const adminToken = loadAdminToken(settings.auth.tokenFile);
-  if (!adminToken) {
+  if (!adminToken && !cluster.isWorker) {
     logger.warn(`no admin token configured (${TOKEN_ENV} or auth.tokenFile): admin endpoints answer loopback clients only`);
   }
   const app = createApp({ settings, redis, logger, adminToken });
   const server = createHttpServer(app, { maxHeaderBytes: settings.server.maxHeaderBytes });
-  const stopChild = () => child?.stop();
   try {
     server.listen(settings.server.port, settings.server.host);
     await once(server, 'listening');
   } catch (error) {
-    await Promise.all([redis.close(), stopChild()]);
+    await Promise.all([redis.close(), onStopped()]);
     throw error;
   }
-  logger.info({ url: `http://${settings.server.host}:${settings.server.port}` }, 'hitcounter is listening');
+  if (!cluster.isWorker) logger.info({ url: `http://${settings.server.host}:${settings.server.port}` }, 'hitcounter is listening');
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -110,10 +106,59 @@ async function main(): Promise<void> {
     await closed;
     clearTimeout(force);
     await redis.close();
-    await stopChild();
+    await onStopped();
     logger.info('stopped');
   };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutdown(signal));
+  // on, not once: Ctrl-C reaches a worker twice (from the terminal and from the primary).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
+}
+
+/**
+ * With server.workers > 1 this process is the primary: it owns the embedded Redis, forks the
+ * workers (node:cluster shares the port between them), replaces a worker that dies, and on
+ * SIGINT/SIGTERM lets every worker finish before it stops Redis.
+ */
+async function supervise(workers: number, logger: Logger, url: string, stopRedis: () => Promise<void>, settings: Readonly<Settings>): Promise<void> {
+  let stopping = false;
+  const fork = () => cluster.fork({ REDIS_URL: url });
+  for (let i = 0; i < workers; i++) fork();
+  let listening = 0;
+  cluster.on('listening', () => {
+    if (++listening === workers) logger.info({ url: `http://${settings.server.host}:${settings.server.port}`, workers }, 'hitcounter is listening');
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    logger.error({ pid: worker.process.pid, code, signal }, 'a worker died; starting another');
+    fork();
+  });
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    const alive = Object.values(cluster.workers ?? {}).filter((w) => w && !w.isDead());
+    await Promise.all(alive.map((worker) => new Promise((resolve) => {
+      worker!.once('exit', resolve);
+      worker!.process.kill(signal);
+    })));
+    await stopRedis();
+    logger.info('stopped');
+  };
+  // on, not once: Ctrl-C reaches a worker twice (from the terminal and from the primary).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
+}
+
+async function main(): Promise<void> {
+  const settings = loadSettings();
+  const logger = createLogger(settings.log.level);
+  // A worker's IPC channel would keep it alive after it stopped: letting go of it lets it exit.
+  if (cluster.isWorker) return serve(settings, logger.child({ worker: cluster.worker!.id }), settings.redis.url, async () => { cluster.worker!.disconnect(); });
+
+  const { url, child } = settings.redis.url
+    ? { url: settings.redis.url, child: undefined }
+    : await embeddedRedis(settings, logger);
+  const stopRedis = async () => { await child?.stop(); };
+  const workers = settings.server.workers === 'auto' ? availableParallelism() : settings.server.workers;
+  if (workers > 1) return supervise(workers, logger, url, stopRedis, settings);
+  return serve(settings, logger, url, stopRedis);
 }
 
 main().catch((error: unknown) => {

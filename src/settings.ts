@@ -26,6 +26,8 @@ const schema = z.strictObject({
   server: z.strictObject({
     host: z.string().min(1, { error: 'expected a host name or IP address' }),
     port,
+    // From env the number arrives as a string; "auto" means one worker per CPU.
+    workers: z.union([z.literal('auto'), z.coerce.number().pipe(int(1, 256))], { error: 'expected "auto" (one per CPU) or an integer from 1 to 256' }),
     trustProxy: bool,
     maxHeaderBytes: int(1024, 1_048_576),
     maxUrlBytes: int(256, 1_048_576),
@@ -117,6 +119,7 @@ export type Settings = z.infer<typeof schema>;
 export const ENV_OVERRIDES = {
   HOST: 'server.host',
   PORT: 'server.port',
+  WORKERS: 'server.workers',
   TRUST_PROXY: 'server.trustProxy',
   MAX_HEADER_BYTES: 'server.maxHeaderBytes',
   MAX_URL_BYTES: 'server.maxUrlBytes',
