@@ -3,15 +3,10 @@
 // Starts its own redis-server and four built servers (counter only, + buckets, + visitors,
 // + event log = the default), then loads /api/* on each in turn with autocannon, round after
 // round, and reports the median req/s of each and its ratio to the counter alone.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import getPort from 'get-port';
-import got from 'got';
-import { ensureRedisServer, startRedisServer } from '../src/redis/embedded.js';
+import { build, machine, median, startNode, startRedis, UNLIMITED, type Child } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,8 +18,6 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
-const root = new URL('..', import.meta.url);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const CONFIGS: Array<{ name: string; env: Record<string, string> }> = [
   { name: 'counter only', env: { ANALYTICS_BUCKETS: 'false', ANALYTICS_VISITORS: 'false', EVENTS_ENABLED: 'false' } },
@@ -33,31 +26,15 @@ const CONFIGS: Array<{ name: string; env: Record<string, string> }> = [
   { name: '+ event log (default)', env: { ANALYTICS_BUCKETS: 'true', ANALYTICS_VISITORS: 'true', EVENTS_ENABLED: 'true' } },
 ];
 
-async function waitHealthy(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if ((await got(`${url}/health`, { throwHttpErrors: false, retry: { limit: 0 } }).catch(() => undefined))?.statusCode === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${url} never became healthy`);
-}
-
 async function main(): Promise<void> {
-  const build = spawn(process.execPath, ['scripts/bootstrap.mjs', '--build'], { cwd: root, stdio: 'inherit' });
-  await new Promise((resolve) => build.on('exit', resolve));
-  const dir = await mkdtemp(join(tmpdir(), 'hitcounter-bench-'));
-  const redis = await startRedisServer({ binary: await ensureRedisServer(console.error), port: await getPort(), dir, appendfsync: 'everysec', startTimeoutMs: 10_000 });
-  const servers: Array<{ name: string; url: string; child: ChildProcess }> = [];
+  await build();
+  const { redis, cleanup } = await startRedis();
+  const servers: Array<{ name: string; url: string; child: Child }> = [];
   try {
     for (const [i, config] of CONFIGS.entries()) {
-      const port = await getPort();
-      const child = spawn(process.execPath, ['dist/server.js'], {
-        cwd: root,
-        env: { ...process.env, ...config.env, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench${i}:`, LOG_LEVEL: 'warn', WORKERS: '1' },
-        stdio: 'inherit',
-      });
-      servers.push({ name: config.name, url: `http://127.0.0.1:${port}`, child });
+      const child = await startNode('dist/server.js', { ...config.env, REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench${i}:`, WORKERS: '1', RATE_LIMITS: UNLIMITED });
+      servers.push({ name: config.name, url: child.url, child });
     }
-    for (const server of servers) await waitHealthy(server.url);
 
     // Random paths from a vocabulary of 1000, as real traffic would spread.
     const load = (url: string, duration: number) => autocannon({
@@ -80,17 +57,15 @@ async function main(): Promise<void> {
     console.table(rows);
     const summary = {
       command: `npm run bench:analytics -- --rounds ${rounds} --seconds ${seconds} --connections ${connections}`,
-      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
+      machine: machine(),
       date: new Date().toISOString(),
       rows,
     };
     await writeFile(new URL(`results/analytics-${summary.date.slice(0, 10)}.json`, import.meta.url), `${JSON.stringify(summary, null, 2)}\n`);
     console.log(`written to bench/results/analytics-${summary.date.slice(0, 10)}.json`);
   } finally {
-    for (const server of servers) server.child.kill('SIGTERM');
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.child.once('exit', resolve))));
-    await redis.stop();
-    await rm(dir, { recursive: true, force: true });
+    for (const server of servers) await server.child.stop();
+    await cleanup();
   }
 }
 

@@ -8,6 +8,8 @@ import got from 'got';
 import { ensureRedisServer, startRedisServer, type RedisServerProcess } from '../src/redis/embedded.js';
 
 export const root = new URL('..', import.meta.url);
+/** Benchmarks measure throughput: no rate limit may stand in their way. */
+export const UNLIMITED = JSON.stringify({ api: [], read: [], write: [] });
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 export const machine = () => ({ cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version });
 

@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 import got from 'got';
 import { Redis } from 'ioredis';
 import type { JobReport } from '../src/loadgen/jobs.js';
-import { build, cpuMicros, machine, median, rssBytes, startNode, startRedis, type Child } from './lib.js';
+import { build, cpuMicros, machine, median, rssBytes, startNode, startRedis, UNLIMITED, type Child } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,9 +42,6 @@ async function measure(target: Child, options: { path: () => string; connections
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { rps: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99, cpuUsPerRequest: cpu / result.requests.total };
 }
-
-// The benchmark measures throughput, so no rate limit may stand in its way.
-const UNLIMITED = JSON.stringify({ api: [], read: [], write: [] });
 
 const randomHit = () => `/api/bench/p${Math.floor(Math.random() * vocabulary)}`;
 
