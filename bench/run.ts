@@ -56,6 +56,7 @@ async function main(): Promise<void> {
       { name: 'bare Koa hello-world', child: await start('bench/koa-hello.mjs', {}, '/') },
       { name: 'hitcounter, default settings, 1 worker', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default:', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
       { name: 'hitcounter, default settings, 2 workers', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default2:', RATE_LIMITS: UNLIMITED, WORKERS: '2' }) },
+      { name: 'hitcounter, write-behind (default analytics)', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:wb:', RATE_LIMITS: UNLIMITED, WORKERS: '1', WRITE_BEHIND: 'true' }) },
       { name: 'hitcounter, event log off', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:noevents:', EVENTS_ENABLED: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
       { name: 'hitcounter, counter only', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:counter:', EVENTS_ENABLED: 'false', ANALYTICS_BUCKETS: 'false', ANALYTICS_VISITORS: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
     ];

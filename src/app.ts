@@ -39,6 +39,8 @@ export interface AppDeps {
 export interface HitcounterApp extends Koa {
   /** Cancels this replica's running load tests and waits until they are recorded. */
   stopJobs(): Promise<void>;
+  /** Write-behind mode: flushes every acknowledged hit to Redis (up to timeoutMs). */
+  drain(timeoutMs: number): Promise<void>;
 }
 
 export function createApp(deps: AppDeps): HitcounterApp {
@@ -88,5 +90,5 @@ export function createApp(deps: AppDeps): HitcounterApp {
   app.use(router.routes());
   // Sets Allow and 405/501 on a known path with an unknown method; errorHandler words the error.
   app.use(router.allowedMethods());
-  return Object.assign(app, { stopJobs: () => jobs.cancelAll() });
+  return Object.assign(app, { stopJobs: () => jobs.cancelAll(), drain: (timeoutMs: number) => store.drain(timeoutMs) });
 }

@@ -105,6 +105,8 @@ async function serve(settings: Readonly<Settings>, logger: Logger, url: string, 
     server.closeIdleConnections();
     await closed;
     clearTimeout(force);
+    // Write-behind: every acknowledged hit reaches Redis before the connection closes.
+    await app.drain(settings.server.shutdownTimeoutMs);
     await redis.close();
     await onStopped();
     logger.info('stopped');

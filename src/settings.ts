@@ -58,6 +58,10 @@ const schema = z.strictObject({
       startTimeoutMs: ms,
     }),
   }),
+  writeBehind: z.strictObject({
+    enabled: bool,
+    flushIntervalMs: int(1, 60_000),
+  }),
   loadtest: z.strictObject({
     maxRequests: int(1, 100_000_000),
     maxConcurrency: int(1, 10_000),
@@ -140,6 +144,8 @@ export const ENV_OVERRIDES = {
   REDIS_DATA_DIR: 'redis.embedded.dataDir',
   REDIS_APPENDFSYNC: 'redis.embedded.appendfsync',
   REDIS_START_TIMEOUT_MS: 'redis.embedded.startTimeoutMs',
+  WRITE_BEHIND: 'writeBehind.enabled',
+  WRITE_BEHIND_FLUSH_MS: 'writeBehind.flushIntervalMs',
   LOADTEST_MAX_REQUESTS: 'loadtest.maxRequests',
   LOADTEST_MAX_CONCURRENCY: 'loadtest.maxConcurrency',
   LOADTEST_CONCURRENCY: 'loadtest.defaultConcurrency',

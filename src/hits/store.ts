@@ -52,6 +52,8 @@ export interface HitStoreOptions {
     windowCacheMs: number;
   };
   events: { enabled: boolean; maxLength: number };
+  /** Acknowledge hits at once and flush their sums every flushIntervalMs (see recordLater). */
+  writeBehind: { enabled: boolean; flushIntervalMs: number };
 }
 
 /** One hit, as the API route hands it over. */
@@ -66,7 +68,18 @@ export interface Hit {
   visitor: string;
 }
 
-type Unanswered = Pick<Hit, 'path' | 'time'>;
+/** Write-behind: the hits of one path in one minute, summed until the next flush. */
+interface Group {
+  path: string;
+  time: number;
+  count: number;
+  visitors: Set<string>;
+}
+
+/** What waits for Redis to say whether it applied a command whose reply never came. */
+type Unresolved =
+  | { kind: 'answered503'; path: string; time: number } // applied → take it back
+  | { kind: 'flushed'; group: Group }; // not applied → send it again
 
 interface PendingHit {
   hit: Hit;
@@ -77,8 +90,8 @@ interface PendingHit {
 }
 
 /** The parts of HitStoreOptions that come from settings. */
-export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOptions, 'pageSize' | 'ledgerTtlMs' | 'analytics' | 'events'> {
-  const { analytics, events, redis } = settings;
+export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOptions, 'pageSize' | 'ledgerTtlMs' | 'analytics' | 'events' | 'writeBehind'> {
+  const { analytics, events, redis, writeBehind } = settings;
   return {
     pageSize: redis.statsPageSize,
     ledgerTtlMs: redis.ledgerTtlSeconds * 1000,
@@ -92,6 +105,7 @@ export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOption
       windowCacheMs: analytics.windowCacheSeconds * 1000,
     },
     events: { ...events },
+    writeBehind: { ...writeBehind },
   };
 }
 
@@ -109,7 +123,10 @@ function pairs(flat: string[]): PathHits[] {
 
 export class HitStore {
   readonly #o: HitStoreOptions;
-  readonly #unresolved: UnresolvedHits<Unanswered>;
+  readonly #unresolved: UnresolvedHits<Unresolved>;
+  readonly #pending = new Map<string, Group>();
+  // The last all-time totals flushes returned, for the counts write-behind answers with.
+  readonly #lastKnown = new Map<string, number>();
   #epoch = randomUUID();
   #seq = 0;
   #retracted = 0;
@@ -119,6 +136,7 @@ export class HitStore {
 
   constructor(options: HitStoreOptions) {
     this.#o = options;
+    if (options.writeBehind.enabled) setInterval(() => void this.#flushPending(), options.writeBehind.flushIntervalMs).unref();
     this.#unresolved = new UnresolvedHits(options.settleMs ?? 1000);
     // Each connection is an epoch with its own sequence numbers: a new one starts when the old closes.
     options.redis.on('close', () => {
@@ -148,6 +166,7 @@ export class HitStore {
    * autopipelining) flushes after every single request, so it measured slower, not faster.
    */
   record(hit: Hit): Promise<number> {
+    if (this.#o.writeBehind.enabled) return Promise.resolve(this.#recordLater(hit));
     return new Promise((resolve, reject) => {
       this.#batch.push({ hit, epoch: this.#epoch, seq: ++this.#seq, resolve, reject });
       if (this.#batch.length === 1) setImmediate(this.#flush);
@@ -183,7 +202,7 @@ export class HitStore {
   #failed(pending: PendingHit, error: Error): void {
     if (error instanceof ReplyError) return pending.reject(error);
     if (!NOT_SENT.test(error.message)) {
-      this.#unresolved.add(pending.epoch, pending.seq, { path: pending.hit.path, time: pending.hit.time });
+      this.#unresolved.add(pending.epoch, pending.seq, { kind: 'answered503', path: pending.hit.path, time: pending.hit.time });
       this.#timer ??= setInterval(() => void this.reconcile(), RECONCILE_EVERY_MS).unref();
     }
     pending.reject(new ServiceUnavailableError('Redis is unavailable: the hit was not counted', { cause: error }));
@@ -202,6 +221,88 @@ export class HitStore {
     return this.#bucketNames;
   }
 
+  /**
+   * Write-behind: the hit is summed in memory and acknowledged at once; flushes send the sums every
+   * flushIntervalMs. The count answered is this process's best knowledge: the last total a flush
+   * returned for the path plus its own hits not yet flushed. A crash loses the hits of the
+   * current interval, and everything held while Redis is unreachable.
+   */
+  #recordLater(hit: Hit): number {
+    const time = Math.floor(hit.time / 60_000) * 60_000;
+    const key = `${time}|${hit.path}`;
+    let group = this.#pending.get(key);
+    if (!group) this.#pending.set(key, (group = { path: hit.path, time, count: 0, visitors: new Set() }));
+    group.count++;
+    if (this.#o.analytics.visitors && hit.visitor) group.visitors.add(hit.visitor);
+    return (this.#lastKnown.get(hit.path) ?? 0) + group.count;
+  }
+
+  #requeue(group: Group): void {
+    const key = `${group.time}|${group.path}`;
+    const pending = this.#pending.get(key);
+    if (!pending) return void this.#pending.set(key, group);
+    pending.count += group.count;
+    for (const visitor of group.visitors) pending.visitors.add(visitor);
+  }
+
+  /** Hits acknowledged in write-behind mode and not yet known to be in Redis. */
+  get pendingHits(): number {
+    let count = 0;
+    for (const group of this.#pending.values()) count += group.count;
+    for (const item of this.#unresolved.items()) if (item.kind === 'flushed') count += item.group.count;
+    return count;
+  }
+
+  async #flushPending(): Promise<void> {
+    if (this.#pending.size === 0) return;
+    const groups = [...this.#pending.values()];
+    this.#pending.clear();
+    const { redis, keys, ledgerTtlMs, analytics, logger } = this.#o;
+    const epoch = this.#epoch;
+    const sent: Array<{ group: Group; seq: number }> = [];
+    const pipeline = redis.pipeline() as unknown as { hcAddHits(...args: Array<string | number>): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
+    for (const group of groups) {
+      const seq = ++this.#seq;
+      const { minute, hour, day, dayId } = this.#bucketKeys(group.time);
+      pipeline.hcAddHits(
+        keys.hits, keys.hitSeq(epoch), minute, hour, day, keys.visitors(dayId, group.path),
+        group.path, group.count, seq, ledgerTtlMs, analytics.buckets ? '1' : '0',
+        analytics.minuteTtlMs, analytics.hourTtlMs, analytics.dayTtlMs, analytics.visitorTtlMs, ...group.visitors,
+      );
+      sent.push({ group, seq });
+    }
+    const failed = (group: Group, seq: number, error: Error) => {
+      if (error instanceof ReplyError) return logger.error({ err: error, path: group.path, hits: group.count }, 'Redis refused a write-behind flush; its hits are lost');
+      if (NOT_SENT.test(error.message)) return this.#requeue(group);
+      this.#unresolved.add(epoch, seq, { kind: 'flushed', group });
+      this.#timer ??= setInterval(() => void this.reconcile(), RECONCILE_EVERY_MS).unref();
+    };
+    try {
+      const results = (await pipeline.exec()) ?? [];
+      sent.forEach(({ group, seq }, i) => {
+        const [error, total] = results[i] ?? [new Error('no reply'), null];
+        if (error) failed(group, seq, error);
+        else this.#lastKnown.set(group.path, Number(total));
+      });
+    } catch (error) {
+      for (const { group, seq } of sent) failed(group, seq, error as Error);
+    }
+    // Bounded by the paths seen lately, not by all paths ever counted.
+    if (this.#lastKnown.size > 100_000) this.#lastKnown.clear();
+  }
+
+  /** Write-behind: flushes until nothing is pending (or timeoutMs), for a clean stop. */
+  async drain(timeoutMs: number): Promise<void> {
+    if (!this.#o.writeBehind.enabled) return;
+    const deadline = this.#o.clock.now() + timeoutMs;
+    while (this.pendingHits > 0 && this.#o.clock.now() < deadline) {
+      await this.#flushPending();
+      await this.reconcile();
+      if (this.pendingHits > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (this.pendingHits > 0) this.#o.logger.error({ hits: this.pendingHits }, 'stopping with write-behind hits that could not be flushed');
+  }
+
   /** Resolves what can be resolved now. Runs by itself while hits are unresolved. */
   reconcile(): Promise<void> {
     this.#reconciling ??= this.#reconcileOnce().finally(() => { this.#reconciling = undefined; });
@@ -214,18 +315,23 @@ export class HitStore {
     try {
       for (const epoch of this.#unresolved.epochs()) {
         const last = Number((await redis.get(keys.hitSeq(epoch))) ?? 0);
-        const { applied, dropped } = this.#unresolved.resolve(epoch, last, clock.now());
-        for (const { epoch: applied_epoch, seq, hit } of applied) {
-          const { minute, hour, day } = bucketsAt(hit.time);
-          await scripts.retractHit(
-            keys.hits, keys.hitRetracted(applied_epoch), keys.bucket(minute), keys.bucket(hour), keys.bucket(day),
-            hit.path, seq, ledgerTtlMs, this.#o.analytics.buckets ? '1' : '0',
-          );
-          this.#unresolved.retracted(applied_epoch, seq);
-          this.#retracted++;
+        const { applied, notApplied } = this.#unresolved.resolve(epoch, last, clock.now());
+        let retracted = 0;
+        for (const { epoch: appliedEpoch, seq, hit } of applied) {
+          if (hit.kind === 'answered503') {
+            const { minute, hour, day } = bucketsAt(hit.time);
+            await scripts.retractHit(
+              keys.hits, keys.hitRetracted(appliedEpoch), keys.bucket(minute), keys.bucket(hour), keys.bucket(day),
+              hit.path, seq, ledgerTtlMs, this.#o.analytics.buckets ? '1' : '0',
+            );
+            this.#retracted++;
+            retracted++;
+          }
+          this.#unresolved.retracted(appliedEpoch, seq);
         }
-        if (applied.length > 0 || dropped > 0) {
-          logger.info({ epoch, retracted: applied.length, notApplied: dropped }, 'resolved hits that were answered 503');
+        for (const hit of notApplied) if (hit.kind === 'flushed') this.#requeue(hit.group);
+        if (applied.length > 0 || notApplied.length > 0) {
+          logger.info({ epoch, applied: applied.length, retracted, notApplied: notApplied.length }, 'resolved writes whose replies were lost');
         }
       }
       this.#unresolved.prune();

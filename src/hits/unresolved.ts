@@ -11,8 +11,8 @@ interface Epoch<T> {
 export interface Resolution<T> {
   /** Hits Redis applied after all: the caller takes them back. */
   applied: Array<{ epoch: string; seq: number; hit: T }>;
-  /** Hits known never to have been applied. */
-  dropped: number;
+  /** Hits known never to have been applied: forgotten here, handed back to the caller. */
+  notApplied: T[];
 }
 
 // ioredis emits 'close' before it rejects the commands that were in flight, so those arrive
@@ -29,6 +29,10 @@ export class UnresolvedHits<T> {
     let size = 0;
     for (const epoch of this.#epochs.values()) size += epoch.hits.size;
     return size;
+  }
+
+  *items(): Generator<T> {
+    for (const epoch of this.#epochs.values()) yield* epoch.hits.values();
   }
 
   epochs(): string[] {
@@ -55,7 +59,7 @@ export class UnresolvedHits<T> {
    * on an open connection they may still be applied, so they wait.
    */
   resolve(epoch: string, lastApplied: number, now: number): Resolution<T> {
-    const resolution: Resolution<T> = { applied: [], dropped: 0 };
+    const resolution: Resolution<T> = { applied: [], notApplied: [] };
     const entry = this.#epochs.get(epoch);
     if (!entry) return resolution;
     const settled = entry.closedAt !== undefined && now - entry.closedAt >= this.settleMs;
@@ -63,13 +67,13 @@ export class UnresolvedHits<T> {
       if (seq <= lastApplied) resolution.applied.push({ epoch, seq, hit });
       else if (settled) {
         entry.hits.delete(seq);
-        resolution.dropped++;
+        resolution.notApplied.push(hit);
       }
     }
     return resolution;
   }
 
-  /** The caller took this applied hit back. */
+  /** The caller has dealt with this applied hit (taken it back, or just noted it). */
   retracted(epoch: string, seq: number): void {
     const entry = this.#epochs.get(epoch);
     entry?.hits.delete(seq);

@@ -12,6 +12,8 @@ export interface Scripts {
   acquireJobSlot(runningKey: string, now: number, limit: number, id: string, leaseUntil: number): Promise<number>;
   /** record-hit.lua: 7 keys, 14 arguments (see its header); the path's new count. */
   recordHit(...keysThenArgs: Array<string | number>): Promise<string>;
+  /** add-hits.lua (write-behind): 6 keys, 9 arguments and the visitor hashes; the path's new count. */
+  addHits(...keysThenArgs: Array<string | number>): Promise<string>;
   /** retract-hit.lua: 5 keys, 4 arguments (see its header); 1 when taken back now, 0 when already taken back. */
   retractHit(...keysThenArgs: Array<string | number>): Promise<number>;
 }
@@ -20,6 +22,7 @@ const SCRIPTS = [
   ['hcAcquireJobSlot', 'acquire-job-slot', 1],
   ['hcRecordHit', 'record-hit', 7],
   ['hcRetractHit', 'retract-hit', 5],
+  ['hcAddHits', 'add-hits', 6],
 ] as const;
 
 /** Defines the scripts on `redis` (once per client) and returns them typed. */
@@ -32,5 +35,6 @@ export function loadScripts(redis: Redis): Scripts {
     acquireJobSlot: (...args) => commands.hcAcquireJobSlot!(...args) as Promise<number>,
     recordHit: (...args) => commands.hcRecordHit!(...args) as Promise<string>,
     retractHit: (...args) => commands.hcRetractHit!(...args) as Promise<number>,
+    addHits: (...args) => commands.hcAddHits!(...args) as Promise<string>,
   };
 }

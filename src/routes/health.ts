@@ -16,16 +16,17 @@ export function mount(router: Router, { redis, clock, store }: HealthDeps): void
   //   503 {"status": "down", "redis": {"status": "down", "error": "..."}, "unresolvedHits": 3, "retractedHits": 0}
   // unresolvedHits: hits answered 503 whose command Redis may still have applied; the server
   // takes back those it did as soon as Redis can tell, and counts them in retractedHits.
+  // pendingHits: write-behind mode's acknowledged hits not yet known to be in Redis.
   router.get('/health', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     const started = clock.now();
     try {
       await redis.client.ping();
       const latencyMs = Math.round((clock.now() - started) * 1000) / 1000;
-      ctx.body = { status: 'ok', redis: { status: 'up', latencyMs }, unresolvedHits: store.unresolved, retractedHits: store.retracted };
+      ctx.body = { status: 'ok', redis: { status: 'up', latencyMs }, unresolvedHits: store.unresolved, retractedHits: store.retracted, pendingHits: store.pendingHits };
     } catch (error) {
       ctx.status = 503;
-      ctx.body = { status: 'down', redis: { status: 'down', error: (error as Error).message }, unresolvedHits: store.unresolved, retractedHits: store.retracted };
+      ctx.body = { status: 'down', redis: { status: 'down', error: (error as Error).message }, unresolvedHits: store.unresolved, retractedHits: store.retracted, pendingHits: store.pendingHits };
     }
   });
 }
