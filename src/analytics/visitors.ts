@@ -3,6 +3,7 @@
 // (every replica hashes alike) and are then gone, so no stored hash can be tied back to an IP.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { bucketId, floorTo } from './buckets.js';
 import type { Keys } from '../redis/keys.js';
 import { unavailable } from '../redis/unavailable.js';
 
@@ -25,9 +26,18 @@ export class VisitorHasher {
     return salt;
   }
 
-  /** 16 hex digits, the same for one IP and User-Agent all day, unrelated the next day. */
-  async hash(day: string, ip: string, userAgent: string): Promise<string> {
-    const salt = await this.#salt(day);
+  // The day's name is worked out once a day, not for every hit.
+  #dayStart = -1;
+  #day = '';
+
+  /** 16 hex digits, the same for one IP and User-Agent all (UTC) day, unrelated the next day. */
+  async hash(time: number, ip: string, userAgent: string): Promise<string> {
+    const dayStart = floorTo(time, 'day');
+    if (dayStart !== this.#dayStart) {
+      this.#day = bucketId({ granularity: 'day', start: dayStart });
+      this.#dayStart = dayStart;
+    }
+    const salt = this.#salts.get(this.#day) ?? (await this.#salt(this.#day));
     return createHash('sha256').update(`${salt}\n${ip}\n${userAgent}`).digest('hex').slice(0, 16);
   }
 }

@@ -1,6 +1,5 @@
 // The counting endpoint. Every method but OPTIONS counts one hit.
 import type Router from '@koa/router';
-import { bucketId, bucketsAt } from '../analytics/buckets.js';
 import type { VisitorHasher } from '../analytics/visitors.js';
 import type { Clock } from '../clock.js';
 import { normalizePath } from '../hits/normalize.js';
@@ -40,7 +39,7 @@ export function mount(router: Router, { store, clock, visitors }: ApiDeps): void
       method: ctx.method,
       referrer: ctx.get('Referer').slice(0, FIELD_MAX),
       userAgent,
-      visitor: visitors ? await visitors.hash(bucketId(bucketsAt(time).day), ctx.ip, userAgent) : '',
+      visitor: visitors ? await visitors.hash(time, ctx.ip, userAgent) : '',
     });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { path, hits };
