@@ -2,6 +2,7 @@
 // The only module that calls listen().
 import cluster from 'node:cluster';
 import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -90,7 +91,7 @@ async function serve(settings: Readonly<Settings>, logger: Logger, url: string, 
     await Promise.all([redis.close(), onStopped()]);
     throw error;
   }
-  if (!cluster.isWorker) logger.info({ url: `http://${settings.server.host}:${settings.server.port}` }, 'hitcounter is listening');
+  if (!cluster.isWorker) logger.info({ url: `http://${settings.server.host}:${(server.address() as AddressInfo).port}` }, 'hitcounter is listening');
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -125,8 +126,8 @@ async function supervise(workers: number, logger: Logger, url: string, stopRedis
   const fork = () => cluster.fork({ REDIS_URL: url });
   for (let i = 0; i < workers; i++) fork();
   let listening = 0;
-  cluster.on('listening', () => {
-    if (++listening === workers) logger.info({ url: `http://${settings.server.host}:${settings.server.port}`, workers }, 'hitcounter is listening');
+  cluster.on('listening', (_worker, address) => {
+    if (++listening === workers) logger.info({ url: `http://${settings.server.host}:${address.port}`, workers }, 'hitcounter is listening');
   });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;

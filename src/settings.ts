@@ -25,7 +25,8 @@ const ms = int(1, 3_600_000);
 const schema = z.strictObject({
   server: z.strictObject({
     host: z.string().min(1, { error: 'expected a host name or IP address' }),
-    port,
+    // 0: any free port, the one taken is logged.
+    port: int(0, 65535),
     // From env the number arrives as a string; "auto" means one worker per CPU.
     workers: z.union([z.literal('auto'), z.coerce.number().pipe(int(1, 256))], { error: 'expected "auto" (one per CPU) or an integer from 1 to 256' }),
     trustProxy: bool,

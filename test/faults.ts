@@ -94,16 +94,13 @@ test.serial('slow Redis: requests time out with 503 within the bound, late-appli
 
 test.serial('Redis absent at start-up: the server starts, /health says 503, and it counts exactly once Redis appears', async (t) => {
   t.timeout(60_000);
-  const [port, redisPort] = [await getPort(), await getPort()];
+  const redisPort = await getPort();
   const prefix = `test:${randomUUID()}:`;
-  const server = spawnServer({ PORT: String(port), REDIS_URL: `redis://127.0.0.1:${redisPort}`, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'warn' });
+  const server = spawnServer({ REDIS_URL: `redis://127.0.0.1:${redisPort}`, REDIS_KEY_PREFIX: prefix });
   t.teardown(() => { server.child.kill('SIGKILL'); });
-  const url = `http://127.0.0.1:${port}`;
-  let health = 0;
-  for (let i = 0; i < 100 && health === 0; i++) {
-    health = (await got(`${url}/health`, { throwHttpErrors: false, retry: { limit: 0 } }).catch(() => undefined))?.statusCode ?? 0;
-    if (health === 0) await sleep(100);
-  }
+  await server.waitFor(/hitcounter is listening/);
+  const url = server.url();
+  let health = (await got(`${url}/health`, { throwHttpErrors: false, retry: { limit: 0 } })).statusCode;
   t.is(health, 503);
   t.is((await got(`${url}/api/early`, { throwHttpErrors: false, retry: { limit: 0 } })).statusCode, 503);
 
@@ -128,12 +125,12 @@ test.serial('server shutdown: SIGTERM mid-load finishes in-flight requests, refu
   t.timeout(60_000);
   const redis = await startLocalRedis();
   t.teardown(() => redis.stop());
-  const port = await getPort();
   const prefix = `test:${randomUUID()}:`;
-  const server = spawnServer({ PORT: String(port), REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'info' });
+  const server = spawnServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'info' });
   t.teardown(() => { server.child.kill('SIGKILL'); });
   await server.waitFor(/hitcounter is listening/);
-  const url = `http://127.0.0.1:${port}`;
+  const base = server.url();
+  const url = base;
 
   // A job in the background, and a synchronous run whose request is in flight when SIGTERM lands.
   const job = await got.post(`${url}/test/1000000?async=1&concurrency=5`).json<Job>();

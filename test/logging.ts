@@ -56,11 +56,11 @@ test('the server process logs neither the admin token nor the Redis password, an
   const redisPort = await getPort();
   const secured = await startRedisServer({ binary: await ensureRedisServer(() => {}), port: redisPort, dir, appendfsync: 'everysec', startTimeoutMs: 10_000, password });
   t.teardown(() => secured.stop());
-  const port = await getPort();
-  const server = spawnServer({ PORT: String(port), REDIS_URL: `redis://:${password}@127.0.0.1:${redisPort}`, HITCOUNTER_ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'trace' });
+  const server = spawnServer({ REDIS_URL: `redis://:${password}@127.0.0.1:${redisPort}`, HITCOUNTER_ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'trace' });
   t.teardown(() => { server.child.kill('SIGKILL'); });
   await server.waitFor(/hitcounter is listening/);
-  const url = `http://127.0.0.1:${port}`;
+  const base = server.url();
+  const url = base;
   t.deepEqual(await got(`${url}/api/secured`).json(), { path: '/api/secured', hits: 1 });
   t.is((await got.post(`${url}/test/5`, { headers: { authorization: `Bearer ${TOKEN}` } })).statusCode, 200);
   t.is((await got.post(`${url}/test/5`, { throwHttpErrors: false, headers: { authorization: `Bearer ${TOKEN}x` } })).statusCode, 401);

@@ -13,11 +13,11 @@ test('a wrong Redis password shows as Redis down, not as a crash', async (t) => 
   const redisPort = await getPort();
   const secured = await startRedisServer({ binary: await ensureRedisServer(() => {}), port: redisPort, dir, appendfsync: 'everysec', startTimeoutMs: 10_000, password: 'right' });
   t.teardown(() => secured.stop());
-  const port = await getPort();
-  const server = spawnServer({ PORT: String(port), REDIS_URL: `redis://:wrong@127.0.0.1:${redisPort}` });
+  const server = spawnServer({ REDIS_URL: `redis://:wrong@127.0.0.1:${redisPort}` });
   t.teardown(() => { server.child.kill('SIGKILL'); });
   await server.waitFor(/hitcounter is listening/);
-  const health = await got(`http://127.0.0.1:${port}/health`, { throwHttpErrors: false }).json<{ status: string }>();
+  const base = server.url();
+  const health = await got(`${base}/health`, { throwHttpErrors: false }).json<{ status: string }>();
   t.is(health.status, 'down');
   t.false(server.output().includes(':wrong@'));
 });
@@ -35,11 +35,11 @@ test('a rediss:// URL with a private CA (redis.tlsCaFile) connects over TLS and 
     extraArgs: ['--tls-port', String(tlsPort), '--tls-cert-file', `${dir}/server.crt`, '--tls-key-file', `${dir}/server.key`, '--tls-ca-cert-file', `${dir}/ca.crt`, '--tls-auth-clients', 'no'],
   });
   t.teardown(() => secured.stop());
-  const port = await getPort();
-  const server = spawnServer({ PORT: String(port), REDIS_URL: `rediss://127.0.0.1:${tlsPort}`, REDIS_TLS_CA_FILE: `${dir}/ca.crt` });
+  const server = spawnServer({ REDIS_URL: `rediss://127.0.0.1:${tlsPort}`, REDIS_TLS_CA_FILE: `${dir}/ca.crt` });
   t.teardown(() => { server.child.kill('SIGKILL'); });
   await server.waitFor(/hitcounter is listening/);
-  t.deepEqual(await got(`http://127.0.0.1:${port}/api/over-tls`).json(), { path: '/api/over-tls', hits: 1 });
-  const health = await got(`http://127.0.0.1:${port}/health`).json<{ status: string }>();
+  const base = server.url();
+  t.deepEqual(await got(`${base}/api/over-tls`).json(), { path: '/api/over-tls', hits: 1 });
+  const health = await got(`${base}/health`).json<{ status: string }>();
   t.is(health.status, 'ok');
 });

@@ -35,9 +35,9 @@ test('environment variables override settings.json, keeping numbers numbers', (t
 });
 
 const badEnv: Array<[Record<string, string>, string]> = [
-  [{ PORT: 'abc' }, 'Invalid setting `server.port` (from env PORT): expected an integer from 1 to 65535, got "abc"'],
-  [{ PORT: '70000' }, 'Invalid setting `server.port` (from env PORT): expected an integer from 1 to 65535, got 70000'],
-  [{ PORT: '1.5' }, 'Invalid setting `server.port` (from env PORT): expected an integer from 1 to 65535, got 1.5'],
+  [{ PORT: 'abc' }, 'Invalid setting `server.port` (from env PORT): expected an integer from 0 to 65535, got "abc"'],
+  [{ PORT: '70000' }, 'Invalid setting `server.port` (from env PORT): expected an integer from 0 to 65535, got 70000'],
+  [{ PORT: '1.5' }, 'Invalid setting `server.port` (from env PORT): expected an integer from 0 to 65535, got 1.5'],
   [{ REDIS_URL: 'localhost:6379' }, 'Invalid setting `redis.url` (from env REDIS_URL): expected a redis:// or rediss:// URL, or "" for the embedded Redis, got "localhost:6379"'],
   [{ REDIS_KEY: '' }, 'Invalid setting `redis.key` (from env REDIS_KEY): expected a non-empty key name, got ""'],
   [{ LOG_LEVEL: 'loud' }, 'Invalid setting `log.level` (from env LOG_LEVEL): expected one of fatal, error, warn, info, debug, trace, silent, got "loud"'],

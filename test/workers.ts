@@ -1,7 +1,6 @@
 // server.workers > 1: node:cluster workers on one port, each with its own Redis connection.
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
-import getPort from 'get-port';
 import { Redis } from 'ioredis';
 import { hammer } from './helpers/load.js';
 import { spawnServer } from './helpers/process.js';
@@ -11,11 +10,11 @@ test('two workers share the port, count exactly, and stop together on SIGTERM', 
   t.timeout(60_000);
   const redis = await startLocalRedis();
   t.teardown(() => redis.stop());
-  const port = await getPort();
   const prefix = `test:${randomUUID()}:`;
-  const server = spawnServer({ PORT: String(port), REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, WORKERS: '2' });
+  const server = spawnServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, WORKERS: '2' });
   t.teardown(() => { server.child.kill('SIGKILL'); });
   await server.waitFor(/hitcounter is listening/);
+  const base = server.url();
   t.regex(server.output(), /"workers":2/);
 
   const client = new Redis(redis.url);
@@ -23,7 +22,7 @@ test('two workers share the port, count exactly, and stop together on SIGTERM', 
   const clients = String(await client.client('LIST')).split('\n').filter((line) => line.includes('name=hitcounter '));
   t.is(clients.length, 2, 'one Redis connection per worker');
 
-  const outcomes = await hammer(`http://127.0.0.1:${port}`, { concurrency: 20, requests: 2000, prefix: 'workers', keepAlive: false });
+  const outcomes = await hammer(base, { concurrency: 20, requests: 2000, prefix: 'workers', keepAlive: false });
   t.is(outcomes.count(200), 2000);
   const flat = await client.zrange(`${prefix}hits`, 0, -1, 'WITHSCORES');
   t.is(flat.reduce((sum, value, i) => (i % 2 ? sum + Number(value) : sum), 0), 2000, 'exactly one hit per 2xx across workers');

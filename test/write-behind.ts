@@ -1,7 +1,6 @@
 // Write-behind mode: hits acknowledged at once, summed in memory, flushed every interval.
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
-import getPort from 'get-port';
 import got from 'got';
 import { Redis } from 'ioredis';
 import { startApp, type TestApp } from './helpers/app.js';
@@ -58,13 +57,13 @@ test('while Redis is down hits are still acknowledged, and every one is counted 
 test('SIGTERM flushes what is pending before the server exits', async (t) => {
   const redis = await startLocalRedis();
   t.teardown(() => redis.stop());
-  const port = await getPort();
   const prefix = `test:${randomUUID()}:`;
   // A long interval: nothing would reach Redis before SIGTERM without the final flush.
-  const server = spawnServer({ PORT: String(port), REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, WRITE_BEHIND: 'true', WRITE_BEHIND_FLUSH_MS: '60000' });
+  const server = spawnServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, WRITE_BEHIND: 'true', WRITE_BEHIND_FLUSH_MS: '60000' });
   t.teardown(() => { server.child.kill('SIGKILL'); });
   await server.waitFor(/hitcounter is listening/);
-  for (let i = 0; i < 300; i++) await got(`http://127.0.0.1:${port}/api/sigterm/${i % 7}`);
+  const base = server.url();
+  for (let i = 0; i < 300; i++) await got(`${base}/api/sigterm/${i % 7}`);
   const client = new Redis(redis.url);
   t.teardown(() => client.disconnect());
   t.is(await client.zcard(`${prefix}hits`), 0, 'nothing flushed yet');

@@ -13,12 +13,16 @@ export interface ServerProcess {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
+  /** The base URL the server logged once listening (PORT defaults to 0: any free port). */
+  url(): string;
 }
 
 export function spawnServer(env: Record<string, string>): ServerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     // One worker unless a test asks for more: the tests read this process's own output and pid.
-    env: { ...process.env, LOG_LEVEL: 'info', WORKERS: '1', ...env },
+    // Port 0 and the logged URL, rather than a port picked beforehand: test files run in parallel
+    // processes, and a port free when picked can be taken by another before the server binds it.
+    env: { ...process.env, LOG_LEVEL: 'info', WORKERS: '1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
@@ -34,6 +38,11 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
     child,
     output: () => text,
     exited,
+    url() {
+      const match = /"url":"(http:\/\/[^"]+)","msg":"hitcounter is listening"/.exec(text) ?? /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"hitcounter is listening"/.exec(text);
+      if (!match) throw new Error(`the server has not logged its URL yet:\n${text}`);
+      return match[1]!;
+    },
     waitFor(pattern, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`timed out waiting for ${pattern}; output:\n${text}`)); }, timeoutMs);

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import getPort from 'get-port';
-import { ensureRedisServer, startRedisServer, type RedisServerProcess } from '../../src/redis/embedded.js';
+import { ensureRedisServer, startRedisServer, type RedisServerOptions, type RedisServerProcess } from '../../src/redis/embedded.js';
 
 export interface TestRedis {
   url: string;
@@ -38,14 +38,26 @@ async function startContainer(): Promise<TestRedis> {
   };
 }
 
+/** Another test file (a parallel process) may bind a port between our pick and redis-server's bind. */
+async function startOnFreePort(base: Omit<RedisServerOptions, 'port'>): Promise<{ process: RedisServerProcess; options: RedisServerOptions }> {
+  for (let attempt = 1; ; attempt++) {
+    const options = { ...base, port: await getPort({ host: '127.0.0.1' }) };
+    try {
+      return { process: await startRedisServer(options), options };
+    } catch (error) {
+      if (attempt >= 5 || !/Address already in use/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
 export async function startLocalRedis(dir?: string): Promise<TestRedis> {
   const binary = await ensureRedisServer(() => {});
   const dataDir = dir ?? (await mkdtemp(join(tmpdir(), 'hitcounter-test-')));
-  const port = await getPort({ host: '127.0.0.1' });
-  const options = { binary, port, dir: dataDir, appendfsync: 'everysec' as const, startTimeoutMs: 10_000 };
+  const started = await startOnFreePort({ binary, dir: dataDir, appendfsync: 'everysec', startTimeoutMs: 10_000 });
+  const { options } = started;
   const handle: TestRedis = {
-    url: `redis://127.0.0.1:${port}`,
-    process: await startRedisServer(options),
+    url: `redis://127.0.0.1:${options.port}`,
+    process: started.process,
     // Same port and data directory: a restart after a crash, as an operator would do it.
     restart: async () => {
       await handle.process!.stop();
