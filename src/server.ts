@@ -79,9 +79,6 @@ async function serve(settings: Readonly<Settings>, logger: Logger, url: string, 
   }
 
   const adminToken = loadAdminToken(settings.auth.tokenFile);
-  if (!adminToken && !cluster.isWorker) {
-    logger.warn(`no admin token configured (${TOKEN_ENV} or auth.tokenFile): admin endpoints answer loopback clients only`);
-  }
   const app = createApp({ settings, redis, logger, adminToken });
   const server = createHttpServer(app, { maxHeaderBytes: settings.server.maxHeaderBytes });
   try {
@@ -155,6 +152,10 @@ async function main(): Promise<void> {
   // A worker's IPC channel would keep it alive after it stopped: letting go of it lets it exit.
   if (cluster.isWorker) return serve(settings, logger.child({ worker: cluster.worker!.id }), settings.redis.url, async () => { cluster.worker!.disconnect(); });
 
+  // Once per start, from the primary: a bad auth.tokenFile stops everything before any worker starts.
+  if (!loadAdminToken(settings.auth.tokenFile)) {
+    logger.warn(`no admin token configured (${TOKEN_ENV} or auth.tokenFile): admin endpoints answer loopback clients only`);
+  }
   const { url, child } = settings.redis.url
     ? { url: settings.redis.url, child: undefined }
     : await embeddedRedis(settings, logger);
