@@ -18,6 +18,7 @@ test('without REDIS_URL the server starts its own redis-server with AOF, counts,
   await server.waitFor(/hitcounter is listening/);
   const base = server.url();
   t.regex(server.output(), /started an embedded redis-server/);
+  t.regex(server.output(), /no admin token configured \(HITCOUNTER_ADMIN_TOKEN or auth\.tokenFile\): admin endpoints answer loopback clients only/);
 
   t.deepEqual((await client.get(`${base}/api/hello/world/`)).body, { path: '/api/hello/world', hits: 1 });
   t.deepEqual((await client.get(`${base}/api/hello/world`)).body, { path: '/api/hello/world', hits: 2 });

@@ -16,6 +16,7 @@ test('two workers share the port, count exactly, and stop together on SIGTERM', 
   await server.waitFor(/hitcounter is listening/);
   const base = server.url();
   t.regex(server.output(), /"workers":2/);
+  t.is(server.output().match(/no admin token configured/g)?.length, 1, 'the warning comes once, not once per worker');
 
   const client = new Redis(redis.url);
   t.teardown(() => client.disconnect());
