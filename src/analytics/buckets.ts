@@ -80,16 +80,19 @@ export function windowRange(name: Exclude<WindowName, 'all'>, now: number, reten
   return { from, to };
 }
 
+/** A query parameter holding an ISO 8601 instant, as ms since the epoch; undefined when absent. */
+export function instantParam(name: string, raw: unknown): number | undefined {
+  if (raw === undefined) return undefined;
+  const time = typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(raw) ? Date.parse(raw) : NaN;
+  if (Number.isNaN(time)) throw new BadRequestError(`Expected \`${name}\` to be an ISO 8601 instant such as 2026-11-24T08:00:00Z`);
+  return time;
+}
+
 /** Parses ?from=&to= ISO 8601 instants into a range whose cover exists, or says why not. */
 export function customRange(rawFrom: unknown, rawTo: unknown, now: number, retention: Retention): Range {
-  const instant = (name: string, raw: unknown) => {
-    const time = typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(raw) ? Date.parse(raw) : NaN;
-    if (Number.isNaN(time)) throw new BadRequestError(`Expected \`${name}\` to be an ISO 8601 instant such as 2026-11-24T08:00:00Z`);
-    return time;
-  };
   if (rawFrom === undefined || rawTo === undefined) throw new BadRequestError('Expected both `from` and `to`');
-  const from = instant('from', rawFrom);
-  const to = instant('to', rawTo);
+  const from = instantParam('from', rawFrom)!;
+  const to = instantParam('to', rawTo)!;
   if (from >= to) throw new BadRequestError('Expected `from` to be before `to`');
   if (!cover(from, to, now, retention)) {
     throw new BadRequestError(

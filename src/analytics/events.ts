@@ -1,6 +1,7 @@
 // Reading the event log: a Redis Stream with one entry per hit, newest first, filtered, in pages
 // that a cursor (the last entry id looked at) continues.
 import type { Redis } from 'ioredis';
+import { underPrefix } from '../hits/normalize.js';
 import { unavailable } from '../redis/unavailable.js';
 
 export interface HitEvent {
@@ -90,7 +91,5 @@ export class EventLog {
 }
 
 function matches(event: HitEvent, query: EventQuery): boolean {
-  if (query.path !== undefined && event.path !== query.path) return false;
-  if (query.prefix !== undefined && query.prefix !== '/api' && event.path !== query.prefix && !event.path.startsWith(`${query.prefix}/`)) return false;
-  return true;
+  return (query.path === undefined || event.path === query.path) && underPrefix(event.path, query.prefix);
 }

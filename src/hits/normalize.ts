@@ -66,3 +66,7 @@ function checkLength(path: string): string {
   }
   return path;
 }
+
+/** True when `path` is `prefix` itself or below it; no prefix (or /api) takes every path. */
+export const underPrefix = (path: string, prefix: string | undefined): boolean =>
+  prefix === undefined || prefix === API_ROOT || path === prefix || path.startsWith(`${prefix}/`);

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import { stringify } from 'csv-stringify';
 import type { Middleware } from 'koa';
+import { instantParam } from '../analytics/buckets.js';
 import type { EventLog, EventQuery } from '../analytics/events.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { integerParam, rejectUnknown } from './params.js';
@@ -17,19 +18,12 @@ export interface EventsDeps {
 const CURSOR = /^\d{1,16}-\d{1,16}$/;
 const COLUMNS = ['id', 'time', 'method', 'path', 'status', 'referrer', 'userAgent', 'visitor'];
 
-function instant(name: string, raw: unknown): number | undefined {
-  if (raw === undefined) return undefined;
-  const time = typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(raw) ? Date.parse(raw) : NaN;
-  if (Number.isNaN(time)) throw new BadRequestError(`Expected \`${name}\` to be an ISO 8601 instant such as 2026-11-24T08:00:00Z`);
-  return time;
-}
-
 function eventQuery(query: Query): EventQuery {
   if (query.cursor !== undefined && (typeof query.cursor !== 'string' || !CURSOR.test(query.cursor))) {
     throw new BadRequestError('Expected `cursor` to be the `next` value of a previous page');
   }
-  const from = instant('from', query.from);
-  const to = instant('to', query.to);
+  const from = instantParam('from', query.from);
+  const to = instantParam('to', query.to);
   if (from !== undefined && to !== undefined && from >= to) throw new BadRequestError('Expected `from` to be before `to`');
   return {
     path: prefixParam(query.path, 'path'),

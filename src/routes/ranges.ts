@@ -29,7 +29,3 @@ export function prefixParam(raw: unknown, name = 'prefix'): string | undefined {
     throw new BadRequestError(message);
   }
 }
-
-/** True when `path` is `prefix` itself or below it. */
-export const underPrefix = (path: string, prefix: string | undefined) =>
-  prefix === undefined || prefix === '/api' || path === prefix || path.startsWith(`${prefix}/`);

@@ -6,9 +6,10 @@ import type { Middleware } from 'koa';
 import { bucketId, GRANULARITIES, MS, series, type Granularity, type Range } from '../analytics/buckets.js';
 import type { Clock } from '../clock.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
+import { underPrefix } from '../hits/normalize.js';
 import type { HitStore, PathHits } from '../hits/store.js';
 import { booleanParam, enumParam, integerParam, rejectUnknown } from './params.js';
-import { prefixParam, rangeParam, underPrefix } from './ranges.js';
+import { prefixParam, rangeParam } from './ranges.js';
 
 export interface StatsDeps {
   store: HitStore;
