@@ -1,6 +1,6 @@
-import { request } from 'node:http';
 import test from 'ava';
 import { startApp } from './helpers/app.js';
+import { rawRequest, requestBytes } from './helpers/raw.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 
 let redis: TestRedis;
@@ -8,18 +8,9 @@ test.before(async () => { redis = await startRedis(); });
 test.after.always(async () => { await redis?.stop(); });
 
 /** Sends a request target byte for byte, bypassing any client-side URL cleanup. */
-function rawGet(url: string, target: string): Promise<{ status: number; body: unknown }> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request({ hostname, port, path: target, method: 'GET', insecureHTTPParser: false }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => { data += chunk; });
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(data) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+async function rawGet(url: string, target: string): Promise<{ status: number; body: unknown }> {
+  const { status, body } = await rawRequest(url, requestBytes('GET', target));
+  return { status, body: JSON.parse(body) };
 }
 
 test('GET /api/<path> counts one hit and answers the new total', async (t) => {
@@ -100,15 +91,8 @@ for (const [target, status, error] of badTargets) {
 
 test('a request line Node itself rejects still gets the JSON error shape', async (t) => {
   const app = await startApp(t, redis.url);
-  const { createConnection } = await import('node:net');
-  const { port } = new URL(app.url);
-  const reply = await new Promise<string>((resolve, reject) => {
-    const socket = createConnection({ port: Number(port), host: '127.0.0.1' }, () => socket.write('GET /api/a\u0001b HTTP/1.1\r\nHost: x\r\n\r\n'));
-    let data = '';
-    socket.on('data', (chunk) => { data += chunk; });
-    socket.on('end', () => resolve(data));
-    socket.on('error', reject);
-  });
+  const response = await rawRequest(app.url, 'GET /api/a\u0001b HTTP/1.1\r\nHost: x\r\n\r\n');
+  const reply = `${response.head}\r\n\r\n${response.body}`;
   t.regex(reply, /^HTTP\/1\.1 400 Bad Request\r\n/);
   t.regex(reply, /\r\n\r\n\{"error":"Malformed HTTP request: [^"]+"\}$/);
   t.is(await app.totalHits(), 0);

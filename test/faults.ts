@@ -10,15 +10,8 @@ import { startRedisServer, ensureRedisServer } from '../src/redis/embedded.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { hammer, sleep } from './helpers/load.js';
 import { spawnServer } from './helpers/process.js';
-import { startLocalRedis } from './helpers/redis.js';
+import { startLocalRedis, sumOfScores } from './helpers/redis.js';
 import { tempDir } from './helpers/tmp.js';
-
-async function sumOfHits(redis: Redis, key: string): Promise<number> {
-  const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
-  let sum = 0;
-  for (let i = 1; i < flat.length; i += 2) sum += Number(flat[i]);
-  return sum;
-}
 
 /** Waits until Redis is back and every hit answered 503 has been resolved. */
 async function settled(app: TestApp): Promise<void> {
@@ -116,7 +109,7 @@ test.serial('Redis absent at start-up: the server starts, /health says 503, and 
   t.is(outcomes.count(200), 500);
   const client = new Redis(redis.url);
   t.teardown(() => client.disconnect());
-  const counted = await sumOfHits(client, `${prefix}hits`);
+  const counted = await sumOfScores(client, `${prefix}hits`);
   t.log(`before Redis: 1 request, 503; after: 500 requests, 2xx ${outcomes.count(200)}; hits counted: ${counted}`);
   t.is(counted, 500, 'the early 503 was not counted; every 2xx was');
 });
@@ -159,7 +152,7 @@ test.serial('server shutdown: SIGTERM mid-load finishes in-flight requests, refu
   const saved = JSON.parse((await client.get(`${prefix}hitcounter:jobs:${job.id}`))!) as Job;
   t.is(saved.status, 'cancelled');
   t.true(saved.report!.cancelled);
-  const counted = await sumOfHits(client, `${prefix}hits`);
+  const counted = await sumOfScores(client, `${prefix}hits`);
   t.log(`job (async) succeeded ${saved.report!.succeeded}, run in flight (sync) succeeded ${syncReport.succeeded}; hits counted ${counted}`);
   t.is(counted, outcomes.count(200) + saved.report!.succeeded + syncReport.succeeded, 'every 2xx, from the test and from both jobs, is exactly one hit');
 });

@@ -14,6 +14,7 @@ import { createKeys, type Keys } from '../../src/redis/keys.js';
 import { loadScripts } from '../../src/redis/scripts.js';
 import { systemClock } from '../../src/clock.js';
 import { parseSettings, SETTINGS_FILE, type Settings } from '../../src/settings.js';
+import { sumOfScores } from './redis.js';
 
 export const defaultSettingsJson = (): Settings => JSON.parse(readFileSync(SETTINGS_FILE, 'utf8')) as Settings;
 
@@ -74,11 +75,6 @@ export async function startApp(
     keys,
     redis,
     store,
-    async totalHits() {
-      const flat = await redis.client.zrange(keys.hits, 0, -1, 'WITHSCORES');
-      let sum = 0;
-      for (let i = 1; i < flat.length; i += 2) sum += Number(flat[i]);
-      return sum;
-    },
+    totalHits: () => sumOfScores(redis.client, keys.hits),
   };
 }

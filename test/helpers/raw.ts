@@ -18,11 +18,13 @@ export function rawRequest(baseUrl: string, bytes: Buffer | string, timeoutMs = 
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', reject);
     socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const match = /^HTTP\/1\.1 (\d{3})/.exec(text);
-      if (!match) return reject(new Error(`no HTTP response: ${JSON.stringify(text.slice(0, 80))}`));
-      const split = text.indexOf('\r\n\r\n');
-      resolve({ status: Number(match[1]), head: text.slice(0, split), body: text.slice(split + 4) });
+      const bytes = Buffer.concat(chunks);
+      const split = bytes.indexOf('\r\n\r\n');
+      // Headers are latin1 on the wire; the JSON body is UTF-8.
+      const head = bytes.subarray(0, split === -1 ? bytes.length : split).toString('latin1');
+      const match = /^HTTP\/1\.1 (\d{3})/.exec(head);
+      if (!match) return reject(new Error(`no HTTP response: ${JSON.stringify(head.slice(0, 80))}`));
+      resolve({ status: Number(match[1]), head, body: split === -1 ? '' : bytes.subarray(split + 4).toString('utf8') });
     });
   });
 }

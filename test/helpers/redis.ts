@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import getPort from 'get-port';
+import type { Redis } from 'ioredis';
 import { ensureRedisServer, startRedisServer, type RedisServerOptions, type RedisServerProcess } from '../../src/redis/embedded.js';
 
 export interface TestRedis {
@@ -75,4 +76,12 @@ export async function startRedis(): Promise<TestRedis> {
   const mode = process.env.HITCOUNTER_TEST_REDIS;
   if (mode === 'container' || (mode !== 'local' && (await dockerAnswers()))) return startContainer();
   return startLocalRedis();
+}
+
+/** The sum of every score in a sorted set: the hits a ranking or bucket holds. */
+export async function sumOfScores(redis: Redis, key: string): Promise<number> {
+  const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
+  let sum = 0;
+  for (let i = 1; i < flat.length; i += 2) sum += Number(flat[i]);
+  return sum;
 }
