@@ -32,9 +32,9 @@ export interface Child {
 }
 
 /** Starts `node <script>` with PORT set, and waits until `readyPath` answers 200. */
-export async function startNode(script: string, env: Record<string, string>, readyPath = '/health'): Promise<Child> {
+export async function startNode(script: string, env: Record<string, string>, readyPath = '/health', nodeArgs: string[] = []): Promise<Child> {
   const port = await getPort();
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     cwd: root,
     env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: 'inherit',

@@ -1,7 +1,7 @@
 // npm run bench [-- --duration 5 --rounds 3 --connections 50 --paths 100000]
 // The whole benchmark, in one process tree on loopback, about a minute with the defaults:
-// 1. /api/* with random paths from a large vocabulary, on each server configuration and on a bare
-//    Koa hello-world, interleaved round after round: median req/s, p50, p99, CPU µs per request,
+// 1. /api/* with random paths from a large vocabulary, on each server configuration, on a bare
+//    Koa hello-world and on a naive Koa + ZINCRBY counter, interleaved round after round: median req/s, p50, p99, CPU µs per request,
 //    and the ratios to bare Koa.
 // 2. GET /stats?limit=100 with 1,000,000 paths (req/s, p99), and a full GET /stats of them
 //    (time to first byte, wall time, the server's peak RSS growth).
@@ -54,6 +54,7 @@ async function main(): Promise<void> {
     // ---- 1. /api/* against bare Koa, interleaved ----
     const targets: Array<{ name: string; child: Child }> = [
       { name: 'bare Koa hello-world', child: await start('bench/koa-hello.mjs', {}, '/') },
+      { name: 'naive Koa + router + ZINCRBY', child: await start('bench/koa-naive.mjs', { REDIS_URL: redis.url }) },
       { name: 'hitcounter, default settings, 1 worker', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default:', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
       { name: 'hitcounter, default settings, 2 workers', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default2:', RATE_LIMITS: UNLIMITED, WORKERS: '2' }) },
       { name: 'hitcounter, write-behind (default analytics)', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:wb:', RATE_LIMITS: UNLIMITED, WORKERS: '1', WRITE_BEHIND: 'true' }) },
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
       return { server: name, ...s, rpsVsKoa: Math.round((s.rps / base.rps) * 100) / 100, cpuVsKoa: Math.round((s.cpuUsPerRequest / base.cpuUsPerRequest) * 100) / 100 };
     });
     console.table(api);
-    for (const { child } of targets.slice(2)) await child.stop();
+    for (const { child } of targets.slice(3)) await child.stop();
 
     // ---- 2. /stats with 1,000,000 paths ----
     const client = new Redis(redis.url);
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
     await statsServer.stop();
 
     // ---- 3. the built-in load generator next to autocannon ----
-    const server = targets[1]!.child;
+    const server = targets[2]!.child;
     const loadgen: Array<{ autocannon: number; loadgen: number; ratio: number }> = [];
     for (let round = 1; round <= rounds; round++) {
       const ac = await autocannon({ url: `${server.url}/api/bench/autocannon`, connections: 50, amount: 10_000, sampleInt: 10 });

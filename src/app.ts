@@ -43,6 +43,9 @@ export interface HitcounterApp extends Koa {
   drain(timeoutMs: number): Promise<void>;
 }
 
+/** Error codes of a response whose client closed the connection before it was complete. */
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'EPIPE', 'ECONNRESET']);
+
 export function createApp(deps: AppDeps): HitcounterApp {
   const { settings, redis, logger } = deps;
   const clock = deps.clock ?? systemClock;
@@ -71,9 +74,14 @@ export function createApp(deps: AppDeps): HitcounterApp {
   const admin = requireAdmin(deps.adminToken);
   const reader = requireReader(deps.adminToken, settings.auth.protectStats);
   // Errors are answered by errorHandler; this only reports failures after the response began,
-  // such as a stream that breaks midway.
+  // such as a stream that breaks midway. A client that hangs up mid-answer is its own business
+  // (debug); anything else is worth a warning.
   app.silent = true;
-  app.on('error', (error, ctx?: Koa.Context) => (ctx?.state.log ?? logger).warn({ err: error }, 'response failed after it started'));
+  app.on('error', (error: NodeJS.ErrnoException, ctx?: Koa.Context) => {
+    const log = ctx?.state.log ?? logger;
+    if (CLIENT_GONE.has(error.code ?? '')) log.debug({ err: error }, 'client went away before the answer was complete');
+    else log.warn({ err: error }, 'response failed after it started');
+  });
   app.use(requestContext(logger));
   app.use(errorHandler());
   app.use(limitUrlLength(settings.server.maxUrlBytes));

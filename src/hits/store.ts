@@ -5,7 +5,7 @@
 // are never retried (ioredis: no offline queue, no retries, no resend after reconnect), so none
 // is applied twice. A command that got no reply in time (timeout, lost connection) may still have
 // been applied; the client gets 503, and the hit is kept as unresolved until Redis says whether it
-// was applied (see record-hit.lua); if it was, it is taken back (retract-hit.lua).
+// was applied (see record-hits.lua); if it was, it is taken back (retract-hit.lua).
 import { randomUUID } from 'node:crypto';
 import { ReplyError, type Redis } from 'ioredis';
 import { bucketId, bucketsAt, cover, type Bucket, type Range } from '../analytics/buckets.js';
@@ -111,6 +111,8 @@ export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOption
 
 const ZMSCORE_CHUNK = 1000;
 const RECONCILE_EVERY_MS = 250;
+// Hits per record-hits.lua call: about 10 Redis commands each, so a call stays well under a millisecond.
+const MAX_PER_CALL = 200;
 
 // ioredis says this when it refused to send at all (not connected, no offline queue).
 const NOT_SENT = /Stream isn't writeable|enableOfflineQueue/;
@@ -157,13 +159,14 @@ export class HitStore {
   }
 
   /**
-   * Counts one hit (ranking, buckets, visitors, event: one atomic script) and returns the path's
-   * new all-time total, as ZINCRBY reports it.
+   * Counts one hit (ranking, buckets, visitors, event) and returns the path's new all-time total,
+   * as ZINCRBY reports it.
    *
-   * Hits that arrive in the same turn of the event loop are sent as one pipeline, flushed with
-   * setImmediate (after every ready socket has been read): one write to Redis for many hits.
-   * Writing to a socket is what a hit costs most here, and process.nextTick batching (ioredis's
-   * autopipelining) flushes after every single request, so it measured slower, not faster.
+   * Hits that arrive in the same turn of the event loop are batched, flushed with setImmediate
+   * (after every ready socket has been read), and counted by one call of record-hits.lua per
+   * minute they fall in: one write to Redis and one script run for many hits. Writing to a socket
+   * and building a command per hit were what a hit cost most; process.nextTick batching
+   * (ioredis's autopipelining) flushes after every single request, so it measured slower.
    */
   record(hit: Hit): Promise<number> {
     if (this.#o.writeBehind.enabled) return Promise.resolve(this.#recordLater(hit));
@@ -176,28 +179,50 @@ export class HitStore {
   readonly #flush = (): void => {
     const batch = this.#batch;
     this.#batch = [];
-    const { redis, keys, ledgerTtlMs, analytics, events } = this.#o;
-    const pipeline = redis.pipeline() as unknown as { hcRecordHit(...args: Array<string | number>): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
-    for (const { hit, epoch, seq } of batch) {
-      const { minute, hour, day, dayId } = this.#bucketKeys(hit.time);
-      pipeline.hcRecordHit(
-        keys.hits, keys.hitSeq(epoch), minute, hour, day,
-        keys.visitors(dayId, hit.path), keys.events,
-        hit.path, seq, ledgerTtlMs,
-        analytics.buckets ? '1' : '0', analytics.minuteTtlMs, analytics.hourTtlMs, analytics.dayTtlMs,
-        analytics.visitors ? hit.visitor : '', analytics.visitorTtlMs,
-        events.enabled ? events.maxLength : 0, Math.floor(hit.time), hit.method, hit.referrer, hit.userAgent,
-      );
+    const pipeline = this.#o.redis.pipeline() as unknown as { hcRecordHits(...args: Array<string | number>): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
+    // One script call per run of hits in the same minute (their bucket keys), at most MAX_PER_CALL
+    // long so that no single call holds Redis for long, and of one connection epoch (its sequence key).
+    const calls: PendingHit[][] = [];
+    for (let start = 0; start < batch.length;) {
+      const { hit, epoch } = batch[start]!;
+      const minute = Math.floor(hit.time / 60_000);
+      let end = start + 1;
+      while (end < batch.length && end - start < MAX_PER_CALL && batch[end]!.epoch === epoch && Math.floor(batch[end]!.hit.time / 60_000) === minute) end++;
+      const hits = batch.slice(start, end);
+      pipeline.hcRecordHits(...this.#recordHitsArgs(hits));
+      calls.push(hits);
+      start = end;
     }
     pipeline.exec().then(
-      (results) => batch.forEach((pending, i) => {
-        const [error, count] = results?.[i] ?? [new Error('no reply'), null];
-        if (error) this.#failed(pending, error);
-        else pending.resolve(Number(count));
+      (results) => calls.forEach((hits, i) => {
+        const [error, counts] = results?.[i] ?? [new Error('no reply'), null];
+        if (error) for (const pending of hits) this.#failed(pending, error);
+        else hits.forEach((pending, j) => pending.resolve(Number((counts as string[])[j])));
       }),
       (error: Error) => batch.forEach((pending) => this.#failed(pending, error)),
     );
   };
+
+  /** record-hits.lua's number of keys, keys and arguments for hits of one minute, in sequence order. */
+  #recordHitsArgs(hits: PendingHit[]): Array<string | number> {
+    const { keys, ledgerTtlMs, analytics, events } = this.#o;
+    const first = hits[0]!;
+    const { minute, hour, day, dayId } = this.#bucketKeys(first.hit.time);
+    const visitors = analytics.visitors;
+    const keyList: string[] = [keys.hits, keys.hitSeq(first.epoch), minute, hour, day, keys.events];
+    if (visitors) for (const { hit } of hits) keyList.push(keys.visitors(dayId, hit.path));
+    const args: Array<string | number> = [
+      keyList.length, ...keyList,
+      hits.length, hits[hits.length - 1]!.seq, ledgerTtlMs,
+      analytics.buckets ? '1' : '0', analytics.minuteTtlMs, analytics.hourTtlMs, analytics.dayTtlMs,
+      visitors ? analytics.visitorTtlMs : '', events.enabled ? events.maxLength : 0,
+    ];
+    for (const { hit } of hits) {
+      if (events.enabled) args.push(hit.path, hit.visitor, Math.floor(hit.time), hit.method, hit.referrer, hit.userAgent);
+      else args.push(hit.path, hit.visitor, '', '', '', '');
+    }
+    return args;
+  }
 
   #failed(pending: PendingHit, error: Error): void {
     if (error instanceof ReplyError) return pending.reject(error);

@@ -25,7 +25,7 @@ export class RedisConnection {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       // A command in flight when the connection dropped may have been applied: resending it could
-      // count a hit twice. HitStore resolves such commands instead (see record-hit.lua).
+      // count a hit twice. HitStore resolves such commands instead (see record-hits.lua).
       autoResendUnfulfilledCommands: false,
       commandTimeout: options.commandTimeoutMs,
       connectTimeout: options.connectTimeoutMs,

@@ -10,8 +10,8 @@ type Command = (...args: Array<string | number>) => Promise<unknown>;
 export interface Scripts {
   /** 1 when a job slot was taken, 0 when all `limit` slots are busy. */
   acquireJobSlot(runningKey: string, now: number, limit: number, id: string, leaseUntil: number): Promise<number>;
-  /** record-hit.lua: 7 keys, 14 arguments (see its header); the path's new count. */
-  recordHit(...keysThenArgs: Array<string | number>): Promise<string>;
+  /** record-hits.lua: the number of keys, then keys and arguments (see its header); each path's new count. */
+  recordHits(numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<string[]>;
   /** add-hits.lua (write-behind): 6 keys, 9 arguments and the visitor hashes; the path's new count. */
   addHits(...keysThenArgs: Array<string | number>): Promise<string>;
   /** retract-hit.lua: 5 keys, 4 arguments (see its header); 1 when taken back now, 0 when already taken back. */
@@ -20,7 +20,7 @@ export interface Scripts {
 
 const SCRIPTS = [
   ['hcAcquireJobSlot', 'acquire-job-slot', 1],
-  ['hcRecordHit', 'record-hit', 7],
+  ['hcRecordHits', 'record-hits', undefined], // the caller says how many keys: one per hit with visitors
   ['hcRetractHit', 'retract-hit', 5],
   ['hcAddHits', 'add-hits', 6],
 ] as const;
@@ -33,7 +33,7 @@ export function loadScripts(redis: Redis): Scripts {
   }
   return {
     acquireJobSlot: (...args) => commands.hcAcquireJobSlot!(...args) as Promise<number>,
-    recordHit: (...args) => commands.hcRecordHit!(...args) as Promise<string>,
+    recordHits: (...args) => commands.hcRecordHits!(...args) as Promise<string[]>,
     retractHit: (...args) => commands.hcRetractHit!(...args) as Promise<number>,
     addHits: (...args) => commands.hcAddHits!(...args) as Promise<string>,
   };

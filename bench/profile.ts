@@ -1,0 +1,107 @@
+// npm run bench:profile [-- --duration 10 --connections 50 --paths 100000 --env EVENTS_ENABLED=false]
+// Where a hit's CPU time goes: runs the built server under `node --cpu-prof` (1 worker, default
+// settings unless --env says otherwise), loads /api/* with autocannon, stops it with SIGTERM so V8
+// writes the profile, and sums self time by where the code lives (our src/, each package, Node's
+// internals, GC) and by function. Prints both and writes bench/results/profile-<date>.json.
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { build, machine, startNode, startRedis, UNLIMITED } from './lib.js';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+    paths: { type: 'string', default: '100000' },
+    env: { type: 'string', multiple: true, default: [] },
+  },
+});
+const extraEnv = Object.fromEntries(values.env.map((pair) => pair.split('=', 2) as [string, string]));
+
+interface CallFrame { functionName: string; url: string; lineNumber: number }
+interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
+interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+
+/** Which body of code a frame belongs to: a package, our sources, Node itself, or V8's own work. */
+function owner({ url, functionName }: CallFrame): string {
+  if (functionName === '(garbage collector)') return 'GC';
+  if (functionName === '(idle)' || functionName === '(program)') return functionName;
+  if (url === '') return 'native (V8 builtins)';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1]!;
+  if (url.startsWith('node:')) return 'node:' + (/^node:(?:internal\/)?([^/]+)/.exec(url)?.[1] ?? '?');
+  const ours = /\/dist\/(.+)$/.exec(url);
+  return ours ? `hitcounter ${ours[1]!.replace(/\/[^/]+$/, '/')}` : url;
+}
+
+function summarize(profile: CpuProfile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  // V8 builtins and Node's socket plumbing are charged to the code that asked for them, so a socket
+  // write shows up under the HTTP response (node:_http_outgoing) or under ioredis rather than as one
+  // anonymous lump of "writev".
+  const plumbing = new Set(['native (V8 builtins)', 'node:stream_base_commons', 'node:streams', 'node:net']);
+  const caller = (id: number): string => {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const who = owner(byId.get(at)!.callFrame);
+      if (!plumbing.has(who)) return who;
+    }
+    return owner(byId.get(id)!.callFrame);
+  };
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const owners = new Map<string, number>();
+  const functions = new Map<string, number>();
+  let busy = 0;
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)!.callFrame;
+    const who = caller(id);
+    if (who === '(idle)') continue;
+    busy += us;
+    owners.set(who, (owners.get(who) ?? 0) + us);
+    const name = `${frame.functionName || '(anonymous)'} ${who}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
+    functions.set(name, (functions.get(name) ?? 0) + us);
+  }
+  const share = (m: Map<string, number>, top: number) =>
+    [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, us]) => ({ name, percentOfBusy: Math.round((us / busy) * 1000) / 10 }));
+  return { busyMs: Math.round(busy / 1000), byOwner: share(owners, 15), byFunction: share(functions, 20) };
+}
+
+await build();
+const { redis, cleanup } = await startRedis();
+const profileDir = await mkdtemp(join(tmpdir(), 'hitcounter-profile-'));
+try {
+  const server = await startNode('dist/server.js', {
+    REDIS_URL: redis.url, RATE_LIMITS: UNLIMITED, WORKERS: '1', ...extraEnv,
+  }, '/health', ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+  const vocabulary = Number(values.paths);
+  const result = await autocannon({
+    url: server.url,
+    connections: Number(values.connections),
+    duration: Number(values.duration),
+    requests: [{ setupRequest: (request) => ({ ...request, path: `/api/bench/p${Math.floor(Math.random() * vocabulary)}` }) }],
+  });
+  await server.stop();
+  const [file] = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error('the server wrote no .cpuprofile');
+  const summary = {
+    command: `npm run bench:profile -- --duration ${values.duration} --connections ${values.connections} --paths ${values.paths}${values.env.map((e) => ` --env ${e}`).join('')}`,
+    machine: machine(),
+    date: new Date().toISOString(),
+    requests: result.requests.total,
+    rps: Math.round(result.requests.total / result.duration),
+    ...summarize(JSON.parse(await readFile(join(profileDir, file), 'utf8')) as CpuProfile),
+  };
+  console.log(`${summary.requests} requests, ${summary.rps} req/s, ${summary.busyMs} ms busy in the server's main thread`);
+  console.table(summary.byOwner);
+  console.table(summary.byFunction);
+  const out = `results/profile-${summary.date.slice(0, 10)}.json`;
+  await writeFile(new URL(out, import.meta.url), `${JSON.stringify(summary, null, 2)}\n`);
+  console.log(`written to bench/${out}`);
+} finally {
+  await cleanup();
+  await rm(profileDir, { recursive: true, force: true });
+}

@@ -1,0 +1,56 @@
+-- Counts a batch of hits (the ones that arrived in one turn of the server's event loop, all in the
+-- same minute), each everywhere it counts, in one atomic call: the all-time ranking, the
+-- minute/hour/day buckets, the day's visitors HyperLogLog of the path and the event stream (each
+-- optional). One call per batch instead of one per hit is what keeps Redis's and the client's
+-- CPU per hit low; atomicity means a batch is applied whole or not at all.
+-- It also records, for the sending connection, the sequence number of the batch's last hit: if the
+-- connection dies or a call times out before its reply arrives, the server reads it back to learn
+-- exactly which of its unanswered hits Redis applied (one connection's commands apply in order, so
+-- they are the ones numbered up to it). Needs Redis >= 7.0 (PEXPIRE … NX).
+--
+-- KEYS[1]  the hits sorted set (all time)
+-- KEYS[2]  this connection's last-applied-sequence key
+-- KEYS[3]  the minute bucket    KEYS[4]  the hour bucket    KEYS[5]  the day bucket
+-- KEYS[6]  the event stream
+-- KEYS[6+i] the visitors HyperLogLog of hit i's path for the day (only when ARGV[8] is not '')
+-- ARGV[1]  n, how many hits
+-- ARGV[2]  the sequence number of the last hit of the batch on this connection
+-- ARGV[3]  how long the sequence key lives (ms)
+-- ARGV[4]  '1' to count in the buckets, '0' not to
+-- ARGV[5], ARGV[6], ARGV[7]  minute, hour and day bucket lifetimes (ms), set when a bucket is created
+-- ARGV[8]  the HyperLogLogs' lifetime (ms), or '' when visitors are not counted
+-- ARGV[9]  the stream's approximate maximum length, or '0' for no event log
+-- ARGV[10+6(i-1) …] hit i: path, visitor hash, time (ms since the epoch), method, referrer, user agent
+-- Returns  each hit's path's new all-time count, as ZINCRBY reports it, in order
+local n = tonumber(ARGV[1])
+local buckets = ARGV[4] == '1'
+local visitors = ARGV[8] ~= ''
+local events = ARGV[9] ~= '0'
+local counts = {}
+for i = 1, n do
+  local at = 10 + (i - 1) * 6
+  local path = ARGV[at]
+  counts[i] = redis.call('ZINCRBY', KEYS[1], 1, path)
+  if buckets then
+    for b = 3, 5 do redis.call('ZINCRBY', KEYS[b], 1, path) end
+  end
+  if visitors and ARGV[at + 1] ~= '' then
+    redis.call('PFADD', KEYS[6 + i], ARGV[at + 1])
+    redis.call('PEXPIRE', KEYS[6 + i], ARGV[8], 'NX')
+  end
+  if events then
+    local fields = { 't', ARGV[at + 2], 'method', ARGV[at + 3], 'path', path, 'status', '200',
+                     'referrer', ARGV[at + 4], 'ua', ARGV[at + 5], 'visitor', ARGV[at + 1] }
+    -- Entry ids follow the hit's own clock when they can; a clock behind the stream's last id
+    -- (another replica's skew) falls back to Redis's time rather than failing the hit.
+    local added = redis.pcall('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], ARGV[at + 2] .. '-*', unpack(fields))
+    if type(added) == 'table' and added.err then
+      redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], '*', unpack(fields))
+    end
+  end
+end
+if buckets then
+  for b = 3, 5 do redis.call('PEXPIRE', KEYS[b], ARGV[b + 2], 'NX') end
+end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return counts
