@@ -280,37 +280,48 @@ export class HitStore {
 
   async #flushPending(): Promise<void> {
     if (this.#pending.size === 0) return;
-    const groups = [...this.#pending.values()];
+    // Sorted by minute, so that each call of add-hits.lua covers one minute's bucket keys.
+    const groups = [...this.#pending.values()].sort((a, b) => a.time - b.time);
     this.#pending.clear();
     const { redis, keys, ledgerTtlMs, analytics, logger } = this.#o;
     const epoch = this.#epoch;
-    const sent: Array<{ group: Group; seq: number }> = [];
+    const calls: Array<{ groups: Group[]; seq: number }> = [];
     const pipeline = redis.pipeline() as unknown as { hcAddHits(...args: Array<string | number>): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
-    for (const group of groups) {
-      const seq = ++this.#seq;
-      const { minute, hour, day, dayId } = this.#bucketKeys(group.time);
-      pipeline.hcAddHits(
-        keys.hits, keys.hitSeq(epoch), minute, hour, day, keys.visitors(dayId, group.path),
-        group.path, group.count, seq, ledgerTtlMs, analytics.buckets ? '1' : '0',
-        analytics.minuteTtlMs, analytics.hourTtlMs, analytics.dayTtlMs, analytics.visitorTtlMs, ...group.visitors,
-      );
-      sent.push({ group, seq });
+    for (let start = 0; start < groups.length;) {
+      let end = start + 1;
+      while (end < groups.length && end - start < MAX_PER_CALL && groups[end]!.time === groups[start]!.time) end++;
+      const chunk = groups.slice(start, end);
+      const seq = (this.#seq += chunk.length);
+      const { minute, hour, day, dayId } = this.#bucketKeys(chunk[0]!.time);
+      const keyList = [keys.hits, keys.hitSeq(epoch), minute, hour, day];
+      if (analytics.visitors) for (const group of chunk) keyList.push(keys.visitors(dayId, group.path));
+      const args: Array<string | number> = [
+        keyList.length, ...keyList, chunk.length, seq, ledgerTtlMs, analytics.buckets ? '1' : '0',
+        analytics.minuteTtlMs, analytics.hourTtlMs, analytics.dayTtlMs, analytics.visitors ? analytics.visitorTtlMs : '',
+      ];
+      for (const group of chunk) args.push(group.path, group.count, group.visitors.size, ...group.visitors);
+      pipeline.hcAddHits(...args);
+      calls.push({ groups: chunk, seq });
+      start = end;
     }
-    const failed = (group: Group, seq: number, error: Error) => {
-      if (error instanceof ReplyError) return logger.error({ err: error, path: group.path, hits: group.count }, 'Redis refused a write-behind flush; its hits are lost');
-      if (NOT_SENT.test(error.message)) return this.#requeue(group);
-      this.#unresolved.add(epoch, seq, { kind: 'flushed', group });
+    // A call is atomic: its groups share one fate. Each group keeps its own sequence number (the
+    // call's last one is what Redis records), as record-hits does for hits.
+    const failed = ({ groups: chunk, seq }: { groups: Group[]; seq: number }, error: Error) => {
+      const hits = chunk.reduce((sum, group) => sum + group.count, 0);
+      if (error instanceof ReplyError) return logger.error({ err: error, paths: chunk.length, hits }, 'Redis refused a write-behind flush; its hits are lost');
+      if (NOT_SENT.test(error.message)) return chunk.forEach((group) => this.#requeue(group));
+      chunk.forEach((group, j) => this.#unresolved.add(epoch, seq - chunk.length + 1 + j, { kind: 'flushed', group }));
       this.#timer ??= setInterval(() => void this.reconcile(), RECONCILE_EVERY_MS).unref();
     };
     try {
       const results = (await pipeline.exec()) ?? [];
-      sent.forEach(({ group, seq }, i) => {
-        const [error, total] = results[i] ?? [new Error('no reply'), null];
-        if (error) failed(group, seq, error);
-        else this.#lastKnown.set(group.path, Number(total));
+      calls.forEach((call, i) => {
+        const [error, totals] = results[i] ?? [new Error('no reply'), null];
+        if (error) failed(call, error);
+        else call.groups.forEach((group, j) => this.#lastKnown.set(group.path, Number((totals as string[])[j])));
       });
     } catch (error) {
-      for (const { group, seq } of sent) failed(group, seq, error as Error);
+      for (const call of calls) failed(call, error as Error);
     }
     // Bounded by the paths seen lately, not by all paths ever counted.
     if (this.#lastKnown.size > 100_000) this.#lastKnown.clear();

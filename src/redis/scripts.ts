@@ -12,8 +12,8 @@ export interface Scripts {
   acquireJobSlot(runningKey: string, now: number, limit: number, id: string, leaseUntil: number): Promise<number>;
   /** record-hits.lua: the number of keys, then keys and arguments (see its header); each path's new count. */
   recordHits(numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<string[]>;
-  /** add-hits.lua (write-behind): 6 keys, 9 arguments and the visitor hashes; the path's new count. */
-  addHits(...keysThenArgs: Array<string | number>): Promise<string>;
+  /** add-hits.lua (write-behind): the number of keys, then keys and arguments (see its header); each path's new count. */
+  addHits(numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<string[]>;
   /** retract-hit.lua: 5 keys, 4 arguments (see its header); 1 when taken back now, 0 when already taken back. */
   retractHit(...keysThenArgs: Array<string | number>): Promise<number>;
 }
@@ -22,7 +22,7 @@ const SCRIPTS = [
   ['hcAcquireJobSlot', 'acquire-job-slot', 1],
   ['hcRecordHits', 'record-hits', undefined], // the caller says how many keys: one per hit with visitors
   ['hcRetractHit', 'retract-hit', 5],
-  ['hcAddHits', 'add-hits', 6],
+  ['hcAddHits', 'add-hits', undefined], // as record-hits
 ] as const;
 
 /** Defines the scripts on `redis` (once per client) and returns them typed. */
@@ -35,6 +35,6 @@ export function loadScripts(redis: Redis): Scripts {
     acquireJobSlot: (...args) => commands.hcAcquireJobSlot!(...args) as Promise<number>,
     recordHits: (...args) => commands.hcRecordHits!(...args) as Promise<string[]>,
     retractHit: (...args) => commands.hcRetractHit!(...args) as Promise<number>,
-    addHits: (...args) => commands.hcAddHits!(...args) as Promise<string>,
+    addHits: (...args) => commands.hcAddHits!(...args) as Promise<string[]>,
   };
 }

@@ -1,31 +1,40 @@
--- Write-behind mode: adds one flushed group of hits (one path, one minute) everywhere it counts,
--- and records the sending connection's last-applied sequence number, as record-hit.lua does, so
--- a flush whose reply was lost can be resolved exactly: re-sent if Redis did not apply it, never
--- sent twice. Needs Redis >= 7.0 (PEXPIRE … NX).
+-- Write-behind mode: adds flushed groups of hits (each: one path's hits in one minute; all groups of
+-- a call in the same minute) everywhere they count, in one atomic call, and records the sending
+-- connection's last-applied sequence number, as record-hits.lua does, so a flush whose reply was
+-- lost can be resolved exactly: re-sent if Redis did not apply it, never sent twice.
+-- Needs Redis >= 7.0 (PEXPIRE … NX).
 --
 -- KEYS[1]  the hits sorted set (all time)
 -- KEYS[2]  this connection's last-applied-sequence key
 -- KEYS[3]  the minute bucket    KEYS[4]  the hour bucket    KEYS[5]  the day bucket
--- KEYS[6]  the path's visitors HyperLogLog for the day
--- ARGV[1]  the normalized path
--- ARGV[2]  how many hits
--- ARGV[3]  the group's sequence number on this connection
--- ARGV[4]  how long the sequence key lives (ms)
--- ARGV[5]  '1' to count in the buckets, '0' not to
--- ARGV[6], ARGV[7], ARGV[8]  minute, hour and day bucket lifetimes (ms), set when a bucket is created
--- ARGV[9]  the HyperLogLog's lifetime (ms)
--- ARGV[10…] visitor hashes to add (none when visitors are off)
--- Returns  the path's new all-time hit count
-local hits = redis.call('ZINCRBY', KEYS[1], ARGV[2], ARGV[1])
-if ARGV[5] == '1' then
-  for i = 3, 5 do
-    redis.call('ZINCRBY', KEYS[i], ARGV[2], ARGV[1])
-    redis.call('PEXPIRE', KEYS[i], ARGV[i + 3], 'NX')
+-- KEYS[5+i] the visitors HyperLogLog of group i's path for the day (only when ARGV[8] is not '')
+-- ARGV[1]  n, how many groups
+-- ARGV[2]  the sequence number of the last group of the call on this connection
+-- ARGV[3]  how long the sequence key lives (ms)
+-- ARGV[4]  '1' to count in the buckets, '0' not to
+-- ARGV[5], ARGV[6], ARGV[7]  minute, hour and day bucket lifetimes (ms), set when a bucket is created
+-- ARGV[8]  the HyperLogLogs' lifetime (ms), or '' when visitors are not counted
+-- ARGV[9 …] group after group: path, hits, k, then k visitor hashes
+-- Returns  each group's path's new all-time count, in order
+local n = tonumber(ARGV[1])
+local buckets = ARGV[4] == '1'
+local visitors = ARGV[8] ~= ''
+local counts = {}
+local at = 9
+for i = 1, n do
+  local path, hits, k = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
+  counts[i] = redis.call('ZINCRBY', KEYS[1], hits, path)
+  if buckets then
+    for b = 3, 5 do redis.call('ZINCRBY', KEYS[b], hits, path) end
   end
+  if visitors and k > 0 then
+    redis.call('PFADD', KEYS[5 + i], unpack(ARGV, at + 3, at + 2 + k))
+    redis.call('PEXPIRE', KEYS[5 + i], ARGV[8], 'NX')
+  end
+  at = at + 3 + k
 end
-if #ARGV > 9 then
-  redis.call('PFADD', KEYS[6], unpack(ARGV, 10))
-  redis.call('PEXPIRE', KEYS[6], ARGV[9], 'NX')
+if buckets then
+  for b = 3, 5 do redis.call('PEXPIRE', KEYS[b], ARGV[b + 2], 'NX') end
 end
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-return hits
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return counts
