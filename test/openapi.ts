@@ -1,0 +1,260 @@
+// src/openapi.json: a sound OpenAPI 3.1 document, in step with the routes the app mounts, and
+// served at /openapi.json and (rendered, from this server only) at /docs.
+import { readFileSync } from 'node:fs';
+import type { Middleware } from 'koa';
+import type Router from '@koa/router';
+import test from 'ava';
+import { pino } from 'pino';
+import { createApp } from '../src/app.js';
+import { RedisConnection } from '../src/redis/connection.js';
+import { parseSettings } from '../src/settings.js';
+import { startApp, defaultSettingsJson } from './helpers/app.js';
+import { DOCUMENT_URL, HTTP_METHODS, contractViolations, deref, openapi, pointer, schemaAt } from './helpers/contract.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+
+type Json = Record<string, unknown>;
+const doc = openapi as Json & { paths: Record<string, Json>; components: Record<string, Record<string, Json>> };
+
+let redis: TestRedis;
+test.before(async () => { redis = await startRedis(); });
+test.after.always(async () => { await redis?.stop(); });
+
+/** Every object in the document with its pointer tokens, depth first. */
+function* walk(value: unknown, tokens: string[] = []): Generator<[Json, string[]]> {
+  if (value === null || typeof value !== 'object') return;
+  if (!Array.isArray(value)) yield [value as Json, tokens];
+  for (const [key, child] of Object.entries(value)) yield* walk(child, [...tokens, key]);
+}
+
+/** Every operation: [path, method, operation]. */
+function* operations(): Generator<[string, string, Json]> {
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const method of HTTP_METHODS) if (item[method]) yield [path, method, item[method] as Json];
+  }
+}
+
+test('the document is OpenAPI 3.1 with the required fields in place', (t) => {
+  t.regex(String(doc.openapi), /^3\.1\.\d+$/);
+  const info = doc.info as Json;
+  t.is(typeof info.title, 'string');
+  t.is(info.version, (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version, 'info.version follows package.json');
+  const problems: string[] = [];
+  const operationIds = new Set<string>();
+  const tags = new Set(((doc.tags as Json[]) ?? []).map((tag) => tag.name));
+  const schemes = new Set(Object.keys(doc.components.securitySchemes ?? {}));
+  for (const [path, item] of Object.entries(doc.paths)) {
+    if (!path.startsWith('/')) problems.push(`path ${path} does not start with /`);
+    for (const key of Object.keys(item)) {
+      if (!['summary', 'description', 'servers', 'parameters', '$ref', ...HTTP_METHODS].includes(key) && !key.startsWith('x-')) problems.push(`${path}: unknown field ${key}`);
+    }
+  }
+  for (const [path, method, operation] of operations()) {
+    const where = `${method.toUpperCase()} ${path}`;
+    const id = operation.operationId as string;
+    if (typeof id !== 'string' || operationIds.has(id)) problems.push(`${where}: operationId ${id} missing or not unique`);
+    operationIds.add(id);
+    for (const tag of (operation.tags as string[]) ?? []) if (!tags.has(tag)) problems.push(`${where}: tag ${tag} not declared`);
+    for (const requirement of (operation.security as Json[]) ?? []) {
+      for (const scheme of Object.keys(requirement)) if (!schemes.has(scheme)) problems.push(`${where}: unknown security scheme ${scheme}`);
+    }
+    const responses = Object.entries((operation.responses as Json) ?? {});
+    if (responses.length === 0) problems.push(`${where}: no responses`);
+    for (const [code, response] of responses) {
+      if (!/^([1-5]\d\d|[1-5]XX|default)$/.test(code)) problems.push(`${where}: bad response key ${code}`);
+      if (typeof deref(response, []).value.description !== 'string') problems.push(`${where} ${code}: no description`);
+    }
+    // Path parameters and the template's {names} must be the same set, all required.
+    const params = [...((doc.paths[path]!.parameters as unknown[]) ?? []), ...((operation.parameters as unknown[]) ?? [])].map((p) => deref(p, []).value);
+    for (const param of params) {
+      if (!['query', 'header', 'path', 'cookie'].includes(param.in as string) || typeof param.name !== 'string') problems.push(`${where}: bad parameter ${JSON.stringify(param)}`);
+      if (!param.schema && !param.content) problems.push(`${where}: parameter ${param.name} has no schema`);
+    }
+    const declared = params.filter((p) => p.in === 'path');
+    const templated = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+    t.deepEqual(declared.map((p) => p.name).sort(), [...templated].sort(), `${where}: path parameters`);
+    for (const param of declared) if (param.required !== true) problems.push(`${where}: path parameter ${param.name} is not required`);
+  }
+  t.deepEqual(problems, []);
+});
+
+test('every $ref resolves, and every schema compiles with ajv (JSON Schema 2020-12) and accepts its examples', (t) => {
+  const problems: string[] = [];
+  let compiled = 0;
+  for (const [node, tokens] of walk(doc)) {
+    if (typeof node.$ref === 'string') {
+      try {
+        deref(node, tokens);
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+  }
+  const schemas: string[][] = Object.keys(doc.components.schemas ?? {}).map((name) => ['components', 'schemas', name]);
+  // Schemas of parameters, headers and media types (never the inside of a schema, which compiles with it).
+  for (const [node, tokens] of walk(doc)) {
+    if (node.schema && typeof node.schema === 'object' && !tokens.includes('schemas') && !tokens.includes('schema')) schemas.push([...tokens, 'schema']);
+  }
+  for (const tokens of schemas) {
+    try {
+      const validate = schemaAt(tokens);
+      compiled++;
+      const examples = (deref({ $ref: `#${pointer(tokens)}` }, []).value.examples as unknown[] | undefined) ?? [];
+      for (const example of examples) if (!validate(example)) problems.push(`#${pointer(tokens)}: example ${JSON.stringify(example)} is invalid`);
+    } catch (error) {
+      problems.push(`#${pointer(tokens)}: ${(error as Error).message}`);
+    }
+  }
+  t.deepEqual(problems, []);
+  t.true(compiled > 50, `compiled ${compiled} schemas`);
+});
+
+// @koa/router answers HEAD wherever it answers GET, so HEAD is only compared where there is no GET.
+function withoutImpliedHead(operations: Set<string>): Set<string> {
+  return new Set([...operations].filter((op) => !op.startsWith('HEAD ') || !operations.has(`GET ${op.slice(5)}`)));
+}
+
+/** Koa path syntax (path-to-regexp v8) as OpenAPI templates: `{…}` groups are optional, so both forms. */
+function openApiTemplates(koaPath: string): string[] {
+  const group = /\{([^{}]*)\}/.exec(koaPath);
+  if (group) {
+    const before = koaPath.slice(0, group.index);
+    const after = koaPath.slice(group.index + group[0].length);
+    return [...openApiTemplates(before + after), ...openApiTemplates(before + group[1] + after)];
+  }
+  return [koaPath.replace(/[:*](\w+)/g, '{$1}')];
+}
+
+/** The routers createApp mounted: router.routes() middleware keeps a reference to its router. */
+function routersOf(app: { middleware: Middleware[] }): Router[] {
+  return app.middleware.flatMap((fn) => ((fn as { router?: Router }).router ? [(fn as { router?: Router }).router!] : []));
+}
+
+function mountedOperations(): Set<string> {
+  const settings = parseSettings({ ...defaultSettingsJson(), redis: { ...defaultSettingsJson().redis, url: 'redis://127.0.0.1:1' } });
+  // Never connected: building the app only registers its routes.
+  const redisConnection = new RedisConnection({ url: 'redis://127.0.0.1:1', commandTimeoutMs: 100, connectTimeoutMs: 100 });
+  const app = createApp({ settings, redis: redisConnection, logger: pino({ level: 'silent' }) });
+  const mounted = new Set<string>();
+  for (const router of routersOf(app)) {
+    for (const layer of router.stack) {
+      if (typeof layer.path !== 'string') continue;
+      const methods = layer.methods.map((m) => m.toLowerCase()).filter((m) => (HTTP_METHODS as readonly string[]).includes(m));
+      for (const template of openApiTemplates(layer.path)) for (const method of methods) mounted.add(`${method.toUpperCase()} ${template}`);
+    }
+  }
+  (app as { closeStreams?: () => void }).closeStreams?.();
+  redisConnection.client.disconnect();
+  return withoutImpliedHead(mounted);
+}
+
+test('koa paths become OpenAPI templates', (t) => {
+  t.deepEqual(openApiTemplates('/api{/*rest}'), ['/api', '/api/{rest}']);
+  t.deepEqual(openApiTemplates('/test/:n'), ['/test/{n}']);
+  t.deepEqual(openApiTemplates('/stats.csv'), ['/stats.csv']);
+});
+
+test('every mounted route is documented, method by method, and every documented operation is mounted', (t) => {
+  const mounted = mountedOperations();
+  const documented = withoutImpliedHead(new Set([...operations()].map(([path, method]) => `${method.toUpperCase()} ${path}`)));
+  const undocumented = [...mounted].filter((op) => !documented.has(op)).sort();
+  const unmounted = [...documented].filter((op) => !mounted.has(op)).sort();
+  const report = [
+    undocumented.length > 0 ? `Mounted but not documented in src/openapi.json:\n${undocumented.map((op) => `  ${op}`).join('\n')}` : '',
+    unmounted.length > 0 ? `Documented in src/openapi.json but not mounted:\n${unmounted.map((op) => `  ${op}`).join('\n')}` : '',
+  ].filter(Boolean).join('\n');
+  t.true(report === '', report);
+  t.true(mounted.size > 20);
+});
+
+test('the contract checker catches what it should', (t) => {
+  const ok = { method: 'GET', path: '/health', status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'x-request-id': 'abc' } };
+  const body = Buffer.from(JSON.stringify({ status: 'ok', redis: { status: 'up', latencyMs: 0.2 }, unresolvedHits: 0, retractedHits: 0, pendingHits: 0 }));
+  t.deepEqual(contractViolations({ ...ok, body }), []);
+  t.regex(contractViolations({ ...ok, status: 418, body }).join(), /GET \/health: status 418 is not documented/);
+  t.regex(contractViolations({ ...ok, body: Buffer.from('{"status":"ok"}') }).join(), /must have required property 'redis'/);
+  t.regex(contractViolations({ ...ok, headers: { 'content-type': 'application/json' }, body }).join(), /required header X-Request-Id is missing/);
+  t.regex(contractViolations({ ...ok, headers: { ...ok.headers, 'content-type': 'text/plain' }, body }).join(), /content type "text\/plain" is not documented/);
+  // Paths no operation matches get the answers listed in x-responses-without-operation.
+  const error = Buffer.from('{"error":"No route for GET /nope"}');
+  t.deepEqual(contractViolations({ ...ok, path: '/nope', status: 404, body: error }), []);
+  t.regex(contractViolations({ ...ok, path: '/nope', status: 200, body }).join(), /no operation \(unknownPath\): status 200 is not documented/);
+  t.deepEqual(contractViolations({ ...ok, method: 'PUT', status: 405, headers: { ...ok.headers, allow: 'HEAD, GET' }, body: error }), []);
+  // Literal paths win over templates; a wildcard spans segments.
+  t.deepEqual(contractViolations({ ...ok, path: '/test/jobs', body: Buffer.from('[]') }), []);
+  t.deepEqual(contractViolations({ ...ok, path: '/api/a/b/c', body: Buffer.from('{"path":"/api/a/b/c","hits":1}') }), []);
+});
+
+test('GET /openapi.json serves this document', async (t) => {
+  const app = await startApp(t, redis.url);
+  const response = await app.http.get('openapi.json', { responseType: 'buffer' });
+  t.is(response.statusCode, 200);
+  t.regex(response.headers['content-type']!, /^application\/json/);
+  t.true(response.body.equals(readFileSync(DOCUMENT_URL)));
+});
+
+const EXPECTED_TYPE: Record<string, RegExp> = { css: /^text\/css/, js: /^text\/javascript/, png: /^image\/png$/, map: /^application\/json/ };
+
+test('GET /docs is a page that loads only same-origin files, each with its right type', async (t) => {
+  const app = await startApp(t, redis.url);
+  const page = await app.http.get('docs', { responseType: 'text' });
+  t.is(page.statusCode, 200);
+  t.regex(page.headers['content-type']!, /^text\/html/);
+  t.regex(String(page.headers['content-security-policy']), /connect-src 'self'/);
+  const origins = [...page.body.matchAll(/(?:https?:)?\/\/[^\s"'<>/]+/g)].map((m) => m[0]).filter((origin) => !origin.endsWith(new URL(app.url).host));
+  t.deepEqual(origins, [], 'no other origin in the page');
+  const assets = [...page.body.matchAll(/\b(?:href|src)="([^"]+)"/g)].map((m) => m[1]!);
+  t.true(assets.some((a) => a.startsWith('/docs/swagger-ui.css')) && assets.some((a) => a.startsWith('/docs/swagger-ui-bundle.js')));
+  for (const asset of [...assets, '/docs/swagger-ui.css.map']) {
+    t.true(asset.startsWith('/docs/'), `${asset} is on this server`);
+    const response = await app.http.get(asset.slice(1), { responseType: 'buffer' });
+    t.is(response.statusCode, 200, asset);
+    const extension = new URL(asset, app.url).pathname.split('.').at(-1)!;
+    t.regex(response.headers['content-type']!, EXPECTED_TYPE[extension]!, asset);
+    t.regex(String(response.headers['cache-control']), /max-age=31536000/, asset);
+    t.true(response.body.length > 0, asset);
+  }
+  const init = await app.http.get('docs/init.js', { responseType: 'text' });
+  t.regex(init.body, /url: '\/openapi\.json'/);
+  t.regex(init.body, /validatorUrl: null/);
+});
+
+test('GET /docs/{file} serves only its list: other files and traversal are 404', async (t) => {
+  const app = await startApp(t, redis.url);
+  for (const name of ['index.html', 'swagger-initializer.js', 'package.json', '..%2Fpackage.json', '..%2F..%2Fpackage.json', '%2E%2E%2Fopenapi.json', 'constructor', '__proto__']) {
+    const response = await app.http.get(`docs/${name}`);
+    t.is(response.statusCode, 404, name);
+    t.like(response.body, { error: `No docs file ${decodeURIComponent(name)}` }, name);
+  }
+});
+
+test('/docs renders in a browser without any request off this server', async (t) => {
+  const { chromium } = await import('playwright-core');
+  const executablePath = '/usr/bin/chromium';
+  try {
+    readFileSync(executablePath);
+  } catch {
+    t.log(`no ${executablePath}: skipped`);
+    t.pass();
+    return;
+  }
+  const app = await startApp(t, redis.url);
+  const browser = await chromium.launch({
+    executablePath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  const offsite: string[] = [];
+  const consoleErrors: string[] = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).hostname !== '127.0.0.1' && !request.url().startsWith('data:')) offsite.push(request.url());
+  });
+  page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
+  page.on('pageerror', (error) => consoleErrors.push(error.message));
+  await page.goto(`${app.url}/docs`);
+  await page.locator('.swagger-ui .info .title').filter({ hasText: 'hitcounter' }).waitFor({ timeout: 30_000 });
+  const rendered = await page.locator('.opblock').count();
+  t.is(rendered, [...operations()].length, 'every operation is rendered');
+  t.deepEqual(offsite, []);
+  t.deepEqual(consoleErrors, []);
+});
