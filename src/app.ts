@@ -8,6 +8,7 @@ import { VisitorHasher } from './analytics/visitors.js';
 import { requireAdmin, requireReader } from './auth.js';
 import { errorHandler } from './errors.js';
 import { limitUrlLength } from './limits.js';
+import { createMetrics } from './metrics.js';
 import { requestContext } from './logger.js';
 import { rateLimits } from './ratelimit.js';
 import { HitStore, storeSettings } from './hits/store.js';
@@ -17,11 +18,16 @@ import { createKeys } from './redis/keys.js';
 import { loadScripts } from './redis/scripts.js';
 import type { RedisConnection } from './redis/connection.js';
 import { EventLog } from './analytics/events.js';
+import { TrafficSampler } from './analytics/traffic.js';
 import * as api from './routes/api.js';
+import * as docs from './routes/docs.js';
 import * as events from './routes/events.js';
 import * as health from './routes/health.js';
 import * as loadtest from './routes/loadtest.js';
+import * as metricsRoute from './routes/metrics.js';
 import * as stats from './routes/stats.js';
+import * as dashboard from './routes/dashboard.js';
+import * as stream from './routes/stream.js';
 import type { Settings } from './settings.js';
 
 export interface AppDeps {
@@ -41,6 +47,8 @@ export interface HitcounterApp extends Koa {
   stopJobs(): Promise<void>;
   /** Write-behind mode: flushes every acknowledged hit to Redis (up to timeoutMs). */
   drain(timeoutMs: number): Promise<void>;
+  /** Ends every open /stats/stream response, so that closing the server does not wait on them. */
+  closeStreams(): void;
 }
 
 /** Error codes of a response whose client closed the connection before it was complete. */
@@ -51,21 +59,24 @@ export function createApp(deps: AppDeps): HitcounterApp {
   const clock = deps.clock ?? systemClock;
   const keys = createKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key });
   const scripts = loadScripts(redis.client);
+  const metrics = createMetrics(redis.client);
   const store = new HitStore({
     redis: redis.client,
     keys,
     scripts,
     clock,
     logger,
+    metrics: metrics.hitStore,
     ...storeSettings(settings),
   });
+  metrics.watchStore(store);
   const jobs = new JobManager({
     redis: redis.client,
     keys,
     scripts,
     store,
     clock,
-    execute: deps.executeLoad ?? executeInWorker,
+    execute: metrics.timeLoad(deps.executeLoad ?? executeInWorker),
     logger,
     settings: settings.loadtest,
   });
@@ -83,6 +94,7 @@ export function createApp(deps: AppDeps): HitcounterApp {
     else log.warn({ err: error }, 'response failed after it started');
   });
   app.use(requestContext(logger));
+  app.use(metrics.http);
   app.use(errorHandler());
   app.use(limitUrlLength(settings.server.maxUrlBytes));
   const loadgenSecret = randomUUID();
@@ -94,9 +106,14 @@ export function createApp(deps: AppDeps): HitcounterApp {
   loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed, admin, reader, loadgenSecret });
   events.mount(router, { log: new EventLog(redis.client, keys.events), enabled: settings.events.enabled, reader });
   health.mount(router, { redis, clock, store });
+  docs.mount(router);
+  const traffic = new TrafficSampler({ redis: redis.client, keys, clock });
+  stream.mount(router, { traffic, reader });
+  dashboard.mount(router);
+  metricsRoute.mount(router, { metrics, reader });
 
   app.use(router.routes());
   // Sets Allow and 405/501 on a known path with an unknown method; errorHandler words the error.
   app.use(router.allowedMethods());
-  return Object.assign(app, { stopJobs: () => jobs.cancelAll(), drain: (timeoutMs: number) => store.drain(timeoutMs) });
+  return Object.assign(app, { stopJobs: () => jobs.cancelAll(), drain: (timeoutMs: number) => store.drain(timeoutMs), closeStreams: () => traffic.close() });
 }

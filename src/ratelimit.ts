@@ -13,9 +13,14 @@ export type RouteGroup = keyof Settings['rateLimits'];
 /** The header the built-in load generator sends, with a per-process secret, to be let through. */
 export const LOADGEN_HEADER = 'x-hitcounter-loadgen';
 
+// The router is not strict about trailing slashes (`/stats/` is `/stats`), and the reads include
+// their variants (`/stats.csv`, `/stats/path/…`, `/stats/stream`, `/events…`): a limit must not
+// be escaped by spelling a path another way.
+const READS_AND_WRITES = /^\/(?:stats|events)(?:[./]|$)|^\/test\//;
+
 export function routeGroup(method: string, path: string): RouteGroup | undefined {
   if (path === '/api' || path.startsWith('/api/')) return 'api';
-  if (path === '/stats' || path.startsWith('/test/')) return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+  if (READS_AND_WRITES.test(path)) return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
   return undefined;
 }
 

@@ -11,6 +11,7 @@ import { loadAdminToken, TOKEN_ENV } from './auth.js';
 import { EmbeddedRedisError, SettingsError } from './errors.js';
 import { createHttpServer } from './http.js';
 import { createLogger } from './logger.js';
+import { serveClusterMetrics } from './metrics.js';
 import { RedisConnection } from './redis/connection.js';
 import { ensureRedisServer, redisAnswers, startRedisServer, type RedisServerProcess } from './redis/embedded.js';
 import { loadSettings, PROJECT_ROOT, type Settings } from './settings.js';
@@ -99,6 +100,8 @@ async function serve(settings: Readonly<Settings>, logger: Logger, url: string, 
     await app.stopJobs().catch((error) => logger.error({ err: error }, 'could not record cancelled load tests'));
     const force = setTimeout(() => server.closeAllConnections(), settings.server.shutdownTimeoutMs);
     const closed = once(server, 'close');
+    // Live feeds (/stats/stream) never end by themselves: ending them lets their connections close.
+    app.closeStreams();
     server.close();
     server.closeIdleConnections();
     await closed;
@@ -120,6 +123,8 @@ async function serve(settings: Readonly<Settings>, logger: Logger, url: string, 
  */
 async function supervise(workers: number, logger: Logger, url: string, stopRedis: () => Promise<void>, settings: Readonly<Settings>): Promise<void> {
   let stopping = false;
+  // A scrape reaches one worker; the primary gathers and sums every worker's metrics for it.
+  serveClusterMetrics();
   const fork = () => cluster.fork({ REDIS_URL: url });
   for (let i = 0; i < workers; i++) fork();
   let listening = 0;

@@ -21,6 +21,16 @@ test('route groups: counting, reads, writes; /health is never limited', (t) => {
   t.is(routeGroup('GET', '/health'), undefined);
 });
 
+test('route groups cannot be escaped by another spelling of the path', (t) => {
+  t.is(routeGroup('GET', '/stats/'), 'read');
+  t.is(routeGroup('DELETE', '/stats/'), 'write');
+  t.is(routeGroup('GET', '/stats.csv'), 'read');
+  t.is(routeGroup('GET', '/stats/path/api/a'), 'read');
+  t.is(routeGroup('GET', '/events'), 'read');
+  t.is(routeGroup('GET', '/events.csv'), 'read');
+  t.is(routeGroup('GET', '/statsx'), undefined);
+});
+
 test('load tests get the write limit: 429 with Retry-After and RateLimit-* headers past it', async (t) => {
   const app = await startApp(t, redis.url, { tweak: (s) => { s.rateLimits.write = [{ points: 3, durationSeconds: 60 }]; } });
   for (let i = 0; i < 3; i++) {

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { ReplyError, type Redis } from 'ioredis';
 import { bucketId, bucketsAt, cover, type Bucket, type Range } from '../analytics/buckets.js';
+import { SECOND_COUNTER_TTL_MS } from '../analytics/traffic.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { ServiceUnavailableError } from '../errors.js';
@@ -54,6 +55,13 @@ export interface HitStoreOptions {
   events: { enabled: boolean; maxLength: number };
   /** Acknowledge hits at once and flush their sums every flushIntervalMs (see recordLater). */
   writeBehind: { enabled: boolean; flushIntervalMs: number };
+  /** Told of every pipeline of hits sent to Redis (see metrics.ts). */
+  metrics?: HitStoreMetrics;
+}
+
+export interface HitStoreMetrics {
+  /** `ok`: Redis replied to every call of the pipeline without an error. */
+  flushed(command: 'record_hits' | 'add_hits', seconds: number, hits: number, ok: boolean): void;
 }
 
 /** One hit, as the API route hands it over. */
@@ -180,20 +188,21 @@ export class HitStore {
     const batch = this.#batch;
     this.#batch = [];
     const pipeline = this.#o.redis.pipeline() as unknown as { hcRecordHits(...args: Array<string | number>): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
-    // One script call per run of hits in the same minute (their bucket keys), at most MAX_PER_CALL
-    // long so that no single call holds Redis for long, and of one connection epoch (its sequence key).
+    // One script call per run of hits in the same second (their bucket keys and the live feed's
+    // per-second counter), at most MAX_PER_CALL long so that no single call holds Redis for long,
+    // and of one connection epoch (its sequence key).
     const calls: PendingHit[][] = [];
     for (let start = 0; start < batch.length;) {
       const { hit, epoch } = batch[start]!;
-      const minute = Math.floor(hit.time / 60_000);
+      const second = Math.floor(hit.time / 1000);
       let end = start + 1;
-      while (end < batch.length && end - start < MAX_PER_CALL && batch[end]!.epoch === epoch && Math.floor(batch[end]!.hit.time / 60_000) === minute) end++;
+      while (end < batch.length && end - start < MAX_PER_CALL && batch[end]!.epoch === epoch && Math.floor(batch[end]!.hit.time / 1000) === second) end++;
       const hits = batch.slice(start, end);
       pipeline.hcRecordHits(...this.#recordHitsArgs(hits));
       calls.push(hits);
       start = end;
     }
-    pipeline.exec().then(
+    this.#timed('record_hits', batch.length, pipeline.exec()).then(
       (results) => calls.forEach((hits, i) => {
         const [error, counts] = results?.[i] ?? [new Error('no reply'), null];
         if (error) for (const pending of hits) this.#failed(pending, error);
@@ -203,19 +212,32 @@ export class HitStore {
     );
   };
 
-  /** record-hits.lua's number of keys, keys and arguments for hits of one minute, in sequence order. */
+  /** Passes a pipeline's reply through, reporting its round trip to the metrics observer. */
+  #timed<T extends Array<[Error | null, unknown]> | null>(command: 'record_hits' | 'add_hits', hits: number, exec: Promise<T>): Promise<T> {
+    const metrics = this.#o.metrics;
+    if (!metrics) return exec;
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    exec.then(
+      (results) => metrics.flushed(command, seconds(), hits, results !== null && results.every(([error]) => !error)),
+      () => metrics.flushed(command, seconds(), hits, false),
+    );
+    return exec;
+  }
+
+  /** record-hits.lua's number of keys, keys and arguments for hits of one second, in sequence order. */
   #recordHitsArgs(hits: PendingHit[]): Array<string | number> {
     const { keys, ledgerTtlMs, analytics, events } = this.#o;
     const first = hits[0]!;
     const { minute, hour, day, dayId } = this.#bucketKeys(first.hit.time);
     const visitors = analytics.visitors;
-    const keyList: string[] = [keys.hits, keys.hitSeq(first.epoch), minute, hour, day, keys.events];
+    const keyList: string[] = [keys.hits, keys.hitSeq(first.epoch), minute, hour, day, keys.events, keys.second(Math.floor(first.hit.time / 1000))];
     if (visitors) for (const { hit } of hits) keyList.push(keys.visitors(dayId, hit.path));
     const args: Array<string | number> = [
       keyList.length, ...keyList,
       hits.length, hits[hits.length - 1]!.seq, ledgerTtlMs,
       analytics.buckets ? '1' : '0', analytics.minuteTtlMs, analytics.hourTtlMs, analytics.dayTtlMs,
-      visitors ? analytics.visitorTtlMs : '', events.enabled ? events.maxLength : 0,
+      visitors ? analytics.visitorTtlMs : '', events.enabled ? events.maxLength : 0, SECOND_COUNTER_TTL_MS,
     ];
     for (const { hit } of hits) {
       if (events.enabled) args.push(hit.path, hit.visitor, Math.floor(hit.time), hit.method, hit.referrer, hit.userAgent);
@@ -283,8 +305,10 @@ export class HitStore {
     // Sorted by minute, so that each call of add-hits.lua covers one minute's bucket keys.
     const groups = [...this.#pending.values()].sort((a, b) => a.time - b.time);
     this.#pending.clear();
-    const { redis, keys, ledgerTtlMs, analytics, logger } = this.#o;
+    const { redis, keys, ledgerTtlMs, analytics, logger, clock } = this.#o;
     const epoch = this.#epoch;
+    // The live feed sees write-behind hits in the second they reach Redis, at most an interval late.
+    const second = keys.second(Math.floor(clock.now() / 1000));
     const calls: Array<{ groups: Group[]; seq: number }> = [];
     const pipeline = redis.pipeline() as unknown as { hcAddHits(...args: Array<string | number>): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
     for (let start = 0; start < groups.length;) {
@@ -293,11 +317,11 @@ export class HitStore {
       const chunk = groups.slice(start, end);
       const seq = (this.#seq += chunk.length);
       const { minute, hour, day, dayId } = this.#bucketKeys(chunk[0]!.time);
-      const keyList = [keys.hits, keys.hitSeq(epoch), minute, hour, day];
+      const keyList = [keys.hits, keys.hitSeq(epoch), minute, hour, day, second];
       if (analytics.visitors) for (const group of chunk) keyList.push(keys.visitors(dayId, group.path));
       const args: Array<string | number> = [
         keyList.length, ...keyList, chunk.length, seq, ledgerTtlMs, analytics.buckets ? '1' : '0',
-        analytics.minuteTtlMs, analytics.hourTtlMs, analytics.dayTtlMs, analytics.visitors ? analytics.visitorTtlMs : '',
+        analytics.minuteTtlMs, analytics.hourTtlMs, analytics.dayTtlMs, analytics.visitors ? analytics.visitorTtlMs : '', SECOND_COUNTER_TTL_MS,
       ];
       for (const group of chunk) args.push(group.path, group.count, group.visitors.size, ...group.visitors);
       pipeline.hcAddHits(...args);
@@ -314,7 +338,7 @@ export class HitStore {
       this.#timer ??= setInterval(() => void this.reconcile(), RECONCILE_EVERY_MS).unref();
     };
     try {
-      const results = (await pipeline.exec()) ?? [];
+      const results = (await this.#timed('add_hits', groups.reduce((sum, group) => sum + group.count, 0), pipeline.exec())) ?? [];
       calls.forEach((call, i) => {
         const [error, totals] = results[i] ?? [new Error('no reply'), null];
         if (error) failed(call, error);

@@ -28,6 +28,8 @@ export interface Keys {
   readonly events: string;
   /** Sorted set: a window's ranking, cached for a few seconds. */
   window(from: number, to: number): string;
+  /** String: how many hits were counted in one second (epoch seconds), for the live feed; lives a few minutes. */
+  second(epochSecond: number): string;
   /** Sorted set: member = load-test job id, score = creation time (ms). Lists the jobs. */
   readonly jobs: string;
   /** Sorted set: member = id of a running job, score = when its lease expires (ms). Caps running jobs. */
@@ -55,6 +57,7 @@ export function createKeys({ prefix, hits }: KeyOptions): Keys {
     salt: (day: string) => `${prefix}hitcounter:salt:${day}`,
     events: `${tagged}:events`,
     window: (from: number, to: number) => `${tagged}:window:${from}:${to}`,
+    second: (epochSecond: number) => `${tagged}:second:${epochSecond}`,
     jobs,
     runningJobs: `${jobs}:running`,
     job: (id: string) => `${jobs}:${id}`,

@@ -12,8 +12,8 @@ export interface HealthDeps {
 
 export function mount(router: Router, { redis, clock, store }: HealthDeps): void {
   // GET /health
-  //   200 {"status": "ok", "redis": {"status": "up", "latencyMs": 0.21}, "unresolvedHits": 0, "retractedHits": 0}
-  //   503 {"status": "down", "redis": {"status": "down", "error": "..."}, "unresolvedHits": 3, "retractedHits": 0}
+  //   200 {"status": "ok", "redis": {"status": "up", "latencyMs": 0.21}, "unresolvedHits": 0, "retractedHits": 0, "pendingHits": 0}
+  //   503 {"status": "down", "redis": {"status": "down", "error": "..."}, "unresolvedHits": 3, "retractedHits": 0, "pendingHits": 0}
   // unresolvedHits: hits answered 503 whose command Redis may still have applied; the server
   // takes back those it did as soon as Redis can tell, and counts them in retractedHits.
   // pendingHits: write-behind mode's acknowledged hits not yet known to be in Redis.

@@ -14,6 +14,7 @@ import { createKeys, type Keys } from '../../src/redis/keys.js';
 import { loadScripts } from '../../src/redis/scripts.js';
 import { systemClock } from '../../src/clock.js';
 import { parseSettings, SETTINGS_FILE, type Settings } from '../../src/settings.js';
+import { checkContract } from './contract.js';
 import { sumOfScores } from './redis.js';
 
 export const defaultSettingsJson = (): Settings => JSON.parse(readFileSync(SETTINGS_FILE, 'utf8')) as Settings;
@@ -70,7 +71,8 @@ export async function startApp(
   });
   return {
     url,
-    http: got.extend({ prefixUrl: url, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' }),
+    // Every response is checked against src/openapi.json (see contract.ts).
+    http: got.extend({ prefixUrl: url, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json', hooks: { afterResponse: [checkContract] } }),
     settings,
     keys,
     redis,

@@ -1,7 +1,8 @@
 -- Counts a batch of hits (the ones that arrived in one turn of the server's event loop, all in the
--- same minute), each everywhere it counts, in one atomic call: the all-time ranking, the
+-- same second), each everywhere it counts, in one atomic call: the all-time ranking, the
 -- minute/hour/day buckets, the day's visitors HyperLogLog of the path and the event stream (each
--- optional). One call per batch instead of one per hit is what keeps Redis's and the client's
+-- optional); and adds the batch to its second's counter, which the live feed (GET /stats/stream)
+-- samples. One call per batch instead of one per hit is what keeps Redis's and the client's
 -- CPU per hit low; atomicity means a batch is applied whole or not at all.
 -- It also records, for the sending connection, the sequence number of the batch's last hit: if the
 -- connection dies or a call times out before its reply arrives, the server reads it back to learn
@@ -12,7 +13,8 @@
 -- KEYS[2]  this connection's last-applied-sequence key
 -- KEYS[3]  the minute bucket    KEYS[4]  the hour bucket    KEYS[5]  the day bucket
 -- KEYS[6]  the event stream
--- KEYS[6+i] the visitors HyperLogLog of hit i's path for the day (only when ARGV[8] is not '')
+-- KEYS[7]  the hits-per-second counter of the batch's second (all its hits fall in one second)
+-- KEYS[7+i] the visitors HyperLogLog of hit i's path for the day (only when ARGV[8] is not '')
 -- ARGV[1]  n, how many hits
 -- ARGV[2]  the sequence number of the last hit of the batch on this connection
 -- ARGV[3]  how long the sequence key lives (ms)
@@ -20,7 +22,8 @@
 -- ARGV[5], ARGV[6], ARGV[7]  minute, hour and day bucket lifetimes (ms), set when a bucket is created
 -- ARGV[8]  the HyperLogLogs' lifetime (ms), or '' when visitors are not counted
 -- ARGV[9]  the stream's approximate maximum length, or '0' for no event log
--- ARGV[10+6(i-1) …] hit i: path, visitor hash, time (ms since the epoch), method, referrer, user agent
+-- ARGV[10] the per-second counter's lifetime (ms), set when it is created
+-- ARGV[11+6(i-1) …] hit i: path, visitor hash, time (ms since the epoch), method, referrer, user agent
 -- Returns  each hit's path's new all-time count, as ZINCRBY reports it, in order
 local n = tonumber(ARGV[1])
 local buckets = ARGV[4] == '1'
@@ -28,15 +31,15 @@ local visitors = ARGV[8] ~= ''
 local events = ARGV[9] ~= '0'
 local counts = {}
 for i = 1, n do
-  local at = 10 + (i - 1) * 6
+  local at = 11 + (i - 1) * 6
   local path = ARGV[at]
   counts[i] = redis.call('ZINCRBY', KEYS[1], 1, path)
   if buckets then
     for b = 3, 5 do redis.call('ZINCRBY', KEYS[b], 1, path) end
   end
   if visitors and ARGV[at + 1] ~= '' then
-    redis.call('PFADD', KEYS[6 + i], ARGV[at + 1])
-    redis.call('PEXPIRE', KEYS[6 + i], ARGV[8], 'NX')
+    redis.call('PFADD', KEYS[7 + i], ARGV[at + 1])
+    redis.call('PEXPIRE', KEYS[7 + i], ARGV[8], 'NX')
   end
   if events then
     local fields = { 't', ARGV[at + 2], 'method', ARGV[at + 3], 'path', path, 'status', '200',
@@ -52,5 +55,7 @@ end
 if buckets then
   for b = 3, 5 do redis.call('PEXPIRE', KEYS[b], ARGV[b + 2], 'NX') end
 end
+redis.call('INCRBY', KEYS[7], n)
+redis.call('PEXPIRE', KEYS[7], ARGV[10], 'NX')
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return counts

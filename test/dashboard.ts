@@ -1,0 +1,222 @@
+// The web dashboard in a real browser (Debian's chromium through playwright-core; never a
+// downloaded one) against a real server on a real Redis: the ranking, its filter, a load test
+// from the panel, the live chart, the error banner, the admin token. Also the static files.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import test, { type ExecutionContext } from 'ava';
+import got from 'got';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { startApp, type TestApp } from './helpers/app.js';
+import { startLocalRedis, startRedis, type TestRedis } from './helpers/redis.js';
+
+const SCREENSHOTS = new URL('./screenshots/', import.meta.url);
+const DESKTOP = { viewport: { width: 1280, height: 800 } };
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+
+let redis: TestRedis;
+let browser: Browser;
+test.before(async () => {
+  [redis, browser] = await Promise.all([
+    startRedis(),
+    chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    }),
+  ]);
+});
+test.after.always(async () => {
+  await browser?.close();
+  await redis?.stop();
+});
+
+interface Watched {
+  page: Page;
+  /** Console errors, page errors and requests to anything but the app's own origin. */
+  problems: string[];
+}
+
+/** A page whose console errors, uncaught errors and off-origin requests are all recorded. */
+async function openPage(t: ExecutionContext, app: TestApp, options: BrowserContextOptions = DESKTOP): Promise<Watched> {
+  const context = await browser.newContext({ locale: 'en-US', colorScheme: 'light', ...options });
+  t.teardown(() => context.close());
+  const page = await context.newPage();
+  const problems: string[] = [];
+  const origin = new URL(app.url).origin;
+  page.on('console', (message) => { if (message.type() === 'error') problems.push(`console: ${message.text()}`); });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith('data:') && new URL(url).origin !== origin) problems.push(`request to ${url}`);
+  });
+  await page.goto(`${app.url}/`);
+  return { page, problems };
+}
+
+// Functions passed to the page run in the browser, and this file is type-checked with Node's
+// types, not the DOM's. (String expressions would not do: the page's CSP forbids eval.)
+declare const document: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+declare const sessionStorage: { getItem(key: string): string | null };
+const until = (page: Page, condition: (arg: number) => boolean, arg = 0, timeout = 15_000) => page.waitForFunction(condition, arg, { timeout });
+const numberAttribute = async (page: Page, selector: string, name: string) => Number(await page.getAttribute(selector, name));
+const rowCount = (page: Page, n: number) => until(page, (n) => document.querySelectorAll('#top-body tr').length === n, n);
+
+async function tableRows(page: Page): Promise<string[][]> {
+  const rows = await page.locator('#top-body tr').all();
+  return Promise.all(rows.map(async (row) => (await row.locator('td').allTextContents()).slice(0, 3).map((text) => text.trim())));
+}
+
+async function seed(app: TestApp, counts: Record<string, number>): Promise<void> {
+  for (const [path, n] of Object.entries(counts)) for (let i = 0; i < n; i++) await app.http.get(path.slice(1));
+}
+
+test.serial('the ranking, its filter, a load test from the panel and live traffic; screenshots', async (t) => {
+  t.timeout(120_000);
+  const app = await startApp(t, redis.url);
+  await seed(app, { '/api/blog/alpha': 5, '/api/blog/beta': 3, '/api/docs/intro': 2, '/api/about': 1 });
+  const { page, problems } = await openPage(t, app);
+
+  await rowCount(page, 4);
+  t.deepEqual(await tableRows(page), [
+    ['1', '/api/blog/alpha', '5'],
+    ['2', '/api/blog/beta', '3'],
+    ['3', '/api/docs/intro', '2'],
+    ['4', '/api/about', '1'],
+  ]);
+  t.is(await page.textContent('#top-body tr:first-child .share__label'), '45.5%');
+  t.is(await page.textContent('#top-summary'), '4 paths · 11 hits · all time');
+
+  await page.fill('#top-prefix', 'blog');
+  await rowCount(page, 2);
+  t.deepEqual((await tableRows(page)).map(([, path]) => path), ['/api/blog/alpha', '/api/blog/beta']);
+  await page.fill('#top-prefix', '');
+  await rowCount(page, 4);
+  await page.click('#top-window [data-window="1h"]');
+  await until(page, () => document.querySelector('#top-summary').textContent.endsWith('the last hour'));
+  t.is((await tableRows(page)).length, 4);
+  await page.click('#top-window [data-window="all"]');
+
+  // The live chart starts from the backlog (300 seconds) and grows a point a second.
+  await until(page, () => Number(document.querySelector('#live-chart').dataset.points) >= 300);
+  const pointsBefore = await numberAttribute(page, '#live-chart', 'data-points');
+
+  await page.fill('#load-form [name=n]', '2000');
+  await page.fill('#load-form [name=concurrency]', '20');
+  // Paced over four seconds: the progress bar moves, and the live chart shows a plateau.
+  await page.fill('#load-form [name=rate]', '500');
+  await page.selectOption('#load-form [name=distribution]', 'zipf');
+  await page.click('#load-start');
+  await page.waitForSelector('#load-progress:not([hidden])');
+  await until(page, () => document.querySelector('#load-bar').dataset.progress === '100', 0, 60_000);
+  await page.waitForSelector('#load-report[data-state="shown"]', { timeout: 10_000 });
+  t.is(await page.textContent('#load-status'), 'Done');
+  t.is(await page.textContent('#r-succeeded'), '2,000');
+  t.is(await page.textContent('#r-codes'), '200 × 2,000');
+  t.is(await page.locator('#r-latency-chart canvas').count(), 1);
+  t.is(await page.locator('#r-latency td').count(), 6);
+
+  await until(page, () => Number(document.querySelector('#live-chart').dataset.peak) > 0, 0, 10_000);
+  t.true((await numberAttribute(page, '#live-chart', 'data-points')) > pointsBefore);
+  t.is(await page.getAttribute('#live-badge', 'data-state'), 'live');
+  // The table refreshed after the run: the load test's paths are in it.
+  await until(page, () => Number(document.querySelector('#top-table').dataset.total) > 4);
+  await page.waitForSelector('#health[data-state="up"]');
+
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: new URL('dashboard-desktop.png', SCREENSHOTS).pathname, fullPage: true, animations: 'disabled' });
+  const phone = await openPage(t, app, PHONE);
+  await phone.page.waitForSelector('#load-report[data-state="shown"]');
+  await phone.page.waitForSelector('#health[data-state="up"]');
+  await until(phone.page, () => Number(document.querySelector('#live-chart').dataset.peak) > 0);
+  const width = await phone.page.evaluate(() => document.documentElement.scrollWidth as number);
+  t.is(width, 390, 'nothing overflows the phone-width viewport');
+  await phone.page.screenshot({ path: new URL('dashboard-phone.png', SCREENSHOTS).pathname, fullPage: true, animations: 'disabled' });
+
+  t.deepEqual([...problems, ...phone.problems], []);
+});
+
+test.serial('an empty state before the first hit; the error banner while Redis is down, gone once it is back', async (t) => {
+  t.timeout(60_000);
+  const local = await startLocalRedis();
+  t.teardown(() => local.stop());
+  const app = await startApp(t, local.url, { tweak: (s) => { s.redis.commandTimeoutMs = 500; } });
+  const { page, problems } = await openPage(t, app);
+
+  await page.waitForSelector('#top-empty:not([hidden])');
+  t.is(await page.textContent('#top-empty-title'), 'No hits yet');
+  t.true(await page.isHidden('#banner'));
+
+  await local.process!.kill();
+  await page.waitForSelector('#banner:not([hidden])', { timeout: 15_000 });
+  t.regex((await page.textContent('#banner'))!, /Redis is unavailable|Redis is down|cannot be reached/);
+  await page.waitForSelector('#health[data-state="down"]', { timeout: 10_000 });
+
+  await local.restart!();
+  await page.waitForSelector('#banner', { state: 'hidden', timeout: 20_000 });
+  await page.waitForSelector('#health[data-state="up"]', { timeout: 10_000 });
+  // Chromium logs each 503 as a failed resource load; nothing else may appear.
+  t.deepEqual(problems.filter((problem) => !/Failed to load resource: the server responded with a status of 503/.test(problem)), []);
+});
+
+test.serial('with an admin token configured, the panel asks for it, keeps it for the tab, and shows refusals', async (t) => {
+  t.timeout(60_000);
+  const app = await startApp(t, redis.url, { deps: { adminToken: 'correct-horse-battery-staple' } });
+  const { page, problems } = await openPage(t, app);
+
+  await page.fill('#load-form [name=concurrency]', '5000');
+  await page.click('#load-start');
+  await page.waitForSelector('#token-dialog[open]');
+  await page.fill('#token-input', 'wrong');
+  await page.click('#token-form [type=submit]');
+  await until(page, () => document.querySelector('#token-reason').textContent.includes('refused'));
+  await page.fill('#token-input', 'correct-horse-battery-staple');
+  await page.click('#token-form [type=submit]');
+  // The token is right; the concurrency is not: the API's 400 is shown next to the form.
+  await page.waitForSelector('#load-error:not([hidden])');
+  t.is(await page.textContent('#load-error'), 'Not started: Expected `concurrency` to be an integer from 1 to 1000');
+  t.is(await page.evaluate(() => sessionStorage.getItem('hitcounter.adminToken')), 'correct-horse-battery-staple');
+
+  await page.fill('#load-form [name=n]', '200');
+  await page.fill('#load-form [name=concurrency]', '10');
+  await page.click('#load-start');
+  await page.waitForSelector('#load-report[data-state="shown"]', { timeout: 30_000 });
+  t.is(await page.textContent('#r-succeeded'), '200');
+  t.true(await page.isHidden('#load-error'));
+  t.deepEqual(problems.filter((problem) => !/Failed to load resource: the server responded with a status of (400|401)/.test(problem)), []);
+});
+
+test('GET / and /dashboard/{file}: types, ETags, a fixed list of files, nothing else', async (t) => {
+  const app = await startApp(t, redis.url);
+  const http = got.extend({ prefixUrl: app.url, throwHttpErrors: false, retry: { limit: 0 } });
+  const index = await http.get('');
+  t.is(index.statusCode, 200);
+  t.is(index.headers['content-type'], 'text/html; charset=utf-8');
+  t.regex(String(index.headers['content-security-policy']), /default-src 'none'.*connect-src 'self'/);
+  t.regex(index.body, /<title>hitcounter/);
+  t.is((await http.get('', { headers: { 'If-None-Match': index.headers.etag! } })).statusCode, 304);
+
+  const require = createRequire(import.meta.url);
+  const uplot = await http.get('dashboard/uPlot.iife.min.js');
+  t.is(uplot.headers['content-type'], 'text/javascript; charset=utf-8');
+  t.is(uplot.body, readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'));
+  t.is((await http.get('dashboard/uPlot.min.css')).headers['content-type'], 'text/css; charset=utf-8');
+  t.is((await http.get('dashboard/style.css')).headers['content-type'], 'text/css; charset=utf-8');
+  const script = await http.get('dashboard/app.js');
+  t.is(script.headers['content-type'], 'text/javascript; charset=utf-8');
+  t.is(script.headers['cache-control'], 'no-cache');
+  t.truthy(script.headers.etag);
+
+  // Every module the page imports, and every module they import, is on the list.
+  const seen = new Set(['app.js']);
+  for (const name of seen) {
+    const module = await http.get(`dashboard/${name}`);
+    t.is(module.statusCode, 200, name);
+    for (const [, imported] of module.body.matchAll(/from '\.\/([\w.-]+)'/g)) seen.add(imported!);
+  }
+  t.true(seen.size >= 5, [...seen].join(' '));
+
+  for (const path of ['dashboard/index.html', 'dashboard/nope.js', 'dashboard/..%2Fapp.ts', 'dashboard/%2e%2e%2f%2e%2e%2fpackage.json', 'dashboard/', 'dashboard/constructor']) {
+    const response = await http.get(path, { responseType: 'json' });
+    t.is(response.statusCode, 404, path);
+    t.true(typeof (response.body as { error?: unknown }).error === 'string', path);
+  }
+});
