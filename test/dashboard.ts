@@ -5,7 +5,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import test, { type ExecutionContext } from 'ava';
 import got from 'got';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { startLocalRedis, startRedis, type TestRedis } from './helpers/redis.js';
 
@@ -18,10 +19,7 @@ let browser: Browser;
 test.before(async () => {
   [redis, browser] = await Promise.all([
     startRedis(),
-    chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    }),
+    launchChromium(),
   ]);
 });
 test.after.always(async () => {

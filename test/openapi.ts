@@ -9,6 +9,7 @@ import { createApp } from '../src/app.js';
 import { RedisConnection } from '../src/redis/connection.js';
 import { parseSettings } from '../src/settings.js';
 import { startApp, defaultSettingsJson } from './helpers/app.js';
+import { launchChromium } from './helpers/browser.js';
 import { DOCUMENT_URL, HTTP_METHODS, contractViolations, deref, openapi, pointer, schemaAt } from './helpers/contract.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 
@@ -228,20 +229,8 @@ test('GET /docs/{file} serves only its list: other files and traversal are 404',
 });
 
 test('/docs renders in a browser without any request off this server', async (t) => {
-  const { chromium } = await import('playwright-core');
-  const executablePath = '/usr/bin/chromium';
-  try {
-    readFileSync(executablePath);
-  } catch {
-    t.log(`no ${executablePath}: skipped`);
-    t.pass();
-    return;
-  }
   const app = await startApp(t, redis.url);
-  const browser = await chromium.launch({
-    executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   t.teardown(() => browser.close());
   const page = await browser.newPage();
   const offsite: string[] = [];
