@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { Job, JobReport } from '../src/loadgen/jobs.js';
 import { startRedisServer, ensureRedisServer } from '../src/redis/embedded.js';
+import { createKeys } from '../src/redis/keys.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { hammer, sleep } from './helpers/load.js';
 import { spawnServer } from './helpers/process.js';
@@ -149,7 +150,7 @@ test.serial('server shutdown: SIGTERM mid-load finishes in-flight requests, refu
 
   const client = new Redis(redis.url);
   t.teardown(() => client.disconnect());
-  const saved = JSON.parse((await client.get(`${prefix}hitcounter:jobs:${job.id}`))!) as Job;
+  const saved = JSON.parse((await client.get(createKeys({ prefix, hits: 'hits' }).job(job.id)))!) as Job;
   t.is(saved.status, 'cancelled');
   t.true(saved.report!.cancelled);
   const counted = await sumOfScores(client, `${prefix}hits`);

@@ -408,8 +408,15 @@ export class HitStore {
   async reset(): Promise<number> {
     const { redis, keys } = this.#o;
     let deleted = await redis.unlink(keys.hits).catch(unavailable);
-    for await (const batch of redis.scanStream({ match: keys.productPattern, count: 1000 }) as AsyncIterable<string[]>) {
-      if (batch.length > 0) deleted += await redis.unlink(...batch).catch(unavailable);
+    // On Redis Cluster every master holds its own share of the keys, so each is scanned; keys of
+    // different slots can't share one UNLINK (CROSSSLOT), so there they go one by one.
+    const cluster = redis as unknown as { isCluster?: boolean; nodes(role: 'master'): Redis[] };
+    for (const node of cluster.isCluster ? cluster.nodes('master') : [redis]) {
+      for await (const batch of node.scanStream({ match: keys.productPattern, count: 1000 }) as AsyncIterable<string[]>) {
+        if (batch.length === 0) continue;
+        if (!cluster.isCluster) deleted += await redis.unlink(...batch).catch(unavailable);
+        else for (const count of await Promise.all(batch.map((key) => redis.unlink(key).catch(unavailable)))) deleted += count;
+      }
     }
     return deleted;
   }

@@ -47,7 +47,9 @@ export interface Keys {
 export function createKeys({ prefix, hits }: KeyOptions): Keys {
   const ranking = `${prefix}${hits}`;
   const tagged = `${prefix}hitcounter:{${ranking}}`;
-  const jobs = `${prefix}hitcounter:jobs`;
+  // Job state is written with MULTI across the index, the lease set and the job's own keys: one
+  // hash tag keeps them in one slot on Redis Cluster (no CROSSSLOT).
+  const jobs = `${prefix}hitcounter:{${prefix}jobs}`;
   return Object.freeze({
     prefix,
     hits: ranking,
