@@ -14,7 +14,7 @@ import { rateLimits } from './ratelimit.js';
 import { HitStore, storeSettings } from './hits/store.js';
 import { JobManager } from './loadgen/jobs.js';
 import { executeInWorker, type ExecuteLoad } from './loadgen/thread.js';
-import { createKeys } from './redis/keys.js';
+import { createShardKeys } from './redis/keys.js';
 import { loadScripts } from './redis/scripts.js';
 import type { RedisConnection } from './redis/connection.js';
 import { EventLog } from './analytics/events.js';
@@ -57,12 +57,15 @@ const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'EPIPE', 'ECONNRESET'
 export function createApp(deps: AppDeps): HitcounterApp {
   const { settings, redis, logger } = deps;
   const clock = deps.clock ?? systemClock;
-  const keys = createKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key });
+  const shards = createShardKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key }, settings.redis.shards);
+  // Shard 0's keys also name what is not sharded (jobs, rate limits, salts).
+  const keys = shards[0]!;
   const scripts = loadScripts(redis.client);
   const metrics = createMetrics(redis.client);
   const store = new HitStore({
     redis: redis.client,
     keys,
+    shards,
     scripts,
     clock,
     logger,
@@ -104,10 +107,10 @@ export function createApp(deps: AppDeps): HitcounterApp {
   api.mount(router, { store, clock, visitors: settings.analytics.visitors ? new VisitorHasher(redis.client, keys) : undefined });
   stats.mount(router, { store, clock, admin, reader });
   loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed, admin, reader, loadgenSecret });
-  events.mount(router, { log: new EventLog(redis.client, keys.events), enabled: settings.events.enabled, reader });
+  events.mount(router, { log: new EventLog(redis.client, shards.map((shard) => shard.events)), enabled: settings.events.enabled, reader });
   health.mount(router, { redis, clock, store });
   docs.mount(router);
-  const traffic = new TrafficSampler({ redis: redis.client, keys, clock });
+  const traffic = new TrafficSampler({ redis: redis.client, shards, clock });
   stream.mount(router, { traffic, reader });
   dashboard.mount(router);
   metricsRoute.mount(router, { metrics, reader });

@@ -67,11 +67,12 @@ async function warnIfNotDurable(redis: RedisConnection, logger: Logger): Promise
 async function serve(settings: Readonly<Settings>, logger: Logger, url: string, onStopped: () => Promise<void>): Promise<void> {
   const redis = new RedisConnection({
     url,
+    clusterNodes: settings.redis.cluster.nodes,
     commandTimeoutMs: settings.redis.commandTimeoutMs,
     connectTimeoutMs: settings.redis.connectTimeoutMs,
     tlsCa: readTlsCa(settings.redis.tlsCaFile),
   });
-  logConnectionChanges(redis, url, logger);
+  logConnectionChanges(redis, redis.isCluster ? `cluster ${settings.redis.cluster.nodes.join(',')}` : url, logger);
   try {
     await redis.connect();
     await warnIfNotDurable(redis, logger);
@@ -161,7 +162,8 @@ async function main(): Promise<void> {
   if (!loadAdminToken(settings.auth.tokenFile)) {
     logger.warn(`no admin token configured (${TOKEN_ENV} or auth.tokenFile): admin endpoints answer loopback clients only`);
   }
-  const { url, child } = settings.redis.url
+  const clusterNodes = settings.redis.cluster.nodes;
+  const { url, child } = settings.redis.url || clusterNodes.length > 0
     ? { url: settings.redis.url, child: undefined }
     : await embeddedRedis(settings, logger);
   const stopRedis = async () => { await child?.stop(); };

@@ -52,6 +52,14 @@ const schema = z.strictObject({
     connectTimeoutMs: ms,
     ledgerTtlSeconds: int(60, 31_536_000),
     statsPageSize: int(1, 100_000),
+    // Seed nodes of a Redis Cluster; when given, `url` and the embedded Redis are not used.
+    cluster: z.strictObject({
+      nodes: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, { error: 'expected host:port' }), { error: 'expected a list of host:port' }),
+    }),
+    // How many sorted sets the ranking is spread over (1: the single `key`); see hits/shards.ts.
+    shards: int(1, 1024),
+    durability: z.enum(['local', 'replicated'], { error: 'expected local or replicated' }),
+    replicationTimeoutMs: ms,
     embedded: z.strictObject({
       port,
       dataDir: z.string().min(1, { error: 'expected a directory path' }),
@@ -141,6 +149,10 @@ export const ENV_OVERRIDES = {
   REDIS_CONNECT_TIMEOUT_MS: 'redis.connectTimeoutMs',
   REDIS_LEDGER_TTL_SECONDS: 'redis.ledgerTtlSeconds',
   REDIS_STATS_PAGE_SIZE: 'redis.statsPageSize',
+  REDIS_CLUSTER_NODES: 'redis.cluster.nodes',
+  REDIS_SHARDS: 'redis.shards',
+  REDIS_DURABILITY: 'redis.durability',
+  REDIS_REPLICATION_TIMEOUT_MS: 'redis.replicationTimeoutMs',
   REDIS_EMBEDDED_PORT: 'redis.embedded.port',
   REDIS_DATA_DIR: 'redis.embedded.dataDir',
   REDIS_APPENDFSYNC: 'redis.embedded.appendfsync',
@@ -190,12 +202,13 @@ function lookup(root: Json, path: string): { parent: Json; leaf: string } {
 }
 
 // An env value takes the JSON type of the value it replaces: numbers stay numbers, booleans take
-// true/false/1/0, and objects or lists are given as JSON.
+// true/false/1/0, objects are given as JSON, and lists as JSON or comma-separated.
 // A value that does not convert is passed on as the raw string, for the schema to reject by name.
 function coerce(raw: string, like: unknown): unknown {
   const trimmed = raw.trim();
   if (typeof like === 'number') return trimmed !== '' && Number.isFinite(Number(trimmed)) ? Number(trimmed) : raw;
   if (typeof like === 'boolean') return trimmed === 'true' || trimmed === '1' ? true : trimmed === 'false' || trimmed === '0' ? false : raw;
+  if (Array.isArray(like) && !trimmed.startsWith('[')) return trimmed === '' ? [] : trimmed.split(',').map((item) => item.trim());
   if (typeof like === 'object' && like !== null) {
     try {
       return JSON.parse(trimmed);

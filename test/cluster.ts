@@ -4,18 +4,20 @@
 // and by running every route that writes or reads several keys at once against the cluster.
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import calculateSlot from 'cluster-key-slot';
 import got from 'got';
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { bucketsAt } from '../src/analytics/buckets.js';
 import { createHttpServer } from '../src/http.js';
-import type { RedisConnection } from '../src/redis/connection.js';
-import { createKeys } from '../src/redis/keys.js';
-import { parseSettings } from '../src/settings.js';
+import { RedisConnection } from '../src/redis/connection.js';
+import { createKeys, createShardKeys } from '../src/redis/keys.js';
+import { parseSettings, type Settings } from '../src/settings.js';
 import { defaultSettingsJson } from './helpers/app.js';
 import { startCluster, type TestCluster } from './helpers/cluster.js';
+import { assertMatchesSingleSet } from './helpers/reference.js';
 
 let cluster: TestCluster;
 test.before(async () => { cluster = await startCluster(); });
@@ -47,16 +49,22 @@ test('every key of one ranking, and every key of the jobs, hashes to one slot', 
   }
 });
 
-test('hits, rankings, windows, visitors, events and load-test jobs run on Redis Cluster without CROSSSLOT', async (t) => {
-  t.timeout(120_000);
-  const client = await connect(t);
+/** An app on the cluster through RedisConnection's Cluster client, on an ephemeral port. */
+async function clusterApp(t: ExecutionContext, shards: number, durability: 'local' | 'replicated' = 'local') {
   const json = defaultSettingsJson();
+  json.redis.durability = durability;
+  json.redis.replicationTimeoutMs = 1000;
   json.server.host = '127.0.0.1';
   json.redis.keyPrefix = `test:${randomUUID()}:`;
+  json.redis.cluster.nodes = cluster.nodes.map(({ host, port }) => `${host}:${port}`);
+  json.redis.shards = shards;
   json.rateLimits = { api: [], read: [], write: [] };
-  const settings = parseSettings(json);
-  // The app borrows the client; this test owns it (ioredis's Cluster has Redis's command API).
-  const redis = { client: client as unknown as Redis, status: 'ready', closing: false, connect: async () => {}, close: async () => {} } as unknown as RedisConnection;
+  return appOn(t, parseSettings(json));
+}
+
+async function appOn(t: ExecutionContext, settings: Settings) {
+  const redis = new RedisConnection({ url: '', clusterNodes: settings.redis.cluster.nodes, commandTimeoutMs: settings.redis.commandTimeoutMs, connectTimeoutMs: settings.redis.connectTimeoutMs });
+  await redis.connect();
   const app = createApp({ settings, redis, logger: pino({ level: 'silent' }) });
   const server = createHttpServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -64,8 +72,16 @@ test('hits, rankings, windows, visitors, events and load-test jobs run on Redis 
     await app.stopJobs();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
+    await redis.close();
   });
   const http = got.extend({ prefixUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' });
+  return { http, redis, settings };
+}
+
+test('hits, rankings, windows, visitors, events and load-test jobs run on Redis Cluster without CROSSSLOT', async (t) => {
+  t.timeout(120_000);
+  const { http, redis } = await clusterApp(t, 1);
+  t.true(redis.isCluster);
 
   const paths = ['/api/a', '/api/b', '/api/c'];
   const expected = new Map<string, number>();
@@ -100,4 +116,53 @@ test('hits, rankings, windows, visitors, events and load-test jobs run on Redis 
   const reset = await http.delete('stats');
   t.is(reset.statusCode, 200, JSON.stringify(reset.body));
   t.deepEqual((await http.get('stats')).body, []);
+});
+
+test('3 shards live on the 3 masters, and /stats over them equals one sorted set of the same counts', async (t) => {
+  t.timeout(120_000);
+  const { http, redis, settings } = await clusterApp(t, 3);
+  const client = redis.client as unknown as Cluster;
+  const shards = createShardKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key }, 3);
+  const masters = new Set(shards.map((keys) => client.slots[calculateSlot(keys.hits)]![0]));
+  t.is(masters.size, 3, `shard rankings on ${[...masters].join(', ')}`);
+
+  const counts = new Map<string, number>();
+  for (let i = 0; i < 30; i++) counts.set(`/api/s${i}`, 1 + (i % 4));
+  for (const [path, hits] of counts) {
+    for (let n = 0; n < hits; n++) t.is((await http.get(path.slice(1))).statusCode, 200);
+  }
+  await assertMatchesSingleSet(t, http, redis.client, counts);
+  await assertMatchesSingleSet(t, http, redis.client, counts, '?window=1h');
+  t.is((await http.delete('stats')).statusCode, 200);
+});
+
+test('replicas share the cluster: a job started on one is read and cancelled from another', async (t) => {
+  t.timeout(120_000);
+  const one = await clusterApp(t, 3);
+  const other = await appOn(t, one.settings);
+  const started = await one.http.post('test/1000000?async=1&concurrency=5&rate=200');
+  t.is(started.statusCode, 202, JSON.stringify(started.body));
+  const { id } = started.body as { id: string };
+  const seen = await other.http.get(`test/jobs/${id}`);
+  t.is(seen.statusCode, 200, JSON.stringify(seen.body));
+  t.like(seen.body, { id });
+  const cancelled = await other.http.delete(`test/jobs/${id}`);
+  t.is(cancelled.statusCode, 202, 'the other replica does not run the job: it asks the first to cancel it');
+  let status = '';
+  for (let i = 0; i < 100 && status !== 'cancelled'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    status = ((await other.http.get(`test/jobs/${id}`)).body as { status: string }).status;
+  }
+  t.is(status, 'cancelled');
+  t.is((await one.http.delete('stats')).statusCode, 200);
+});
+
+test('replicated durability on the cluster: every hit is acknowledged once a replica has it, and counted once', async (t) => {
+  t.timeout(120_000);
+  const { http } = await clusterApp(t, 3, 'replicated');
+  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => http.get(`api/replicated/${i % 10}`)));
+  t.deepEqual([...new Set(answers.map((answer) => answer.statusCode))], [200]);
+  const rows = (await http.get('stats')).body as Array<{ hits: number }>;
+  t.is(rows.reduce((sum, row) => sum + row.hits, 0), 50);
+  t.is((await http.delete('stats')).statusCode, 200);
 });

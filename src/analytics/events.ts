@@ -1,6 +1,7 @@
 // Reading the event log: a Redis Stream with one entry per hit, newest first, filtered, in pages
 // that a cursor (the last entry id looked at) continues.
 import type { Redis } from 'ioredis';
+import { mergeSorted } from '../hits/merge.js';
 import { underPrefix } from '../hits/normalize.js';
 import { unavailable } from '../redis/unavailable.js';
 
@@ -49,32 +50,52 @@ function toEvent(id: string, fields: string[]): HitEvent {
   };
 }
 
+/** Stream ids are `<ms>-<seq>`: is a later than b? */
+function idAfter(a: string, b: string): boolean {
+  const [aMs, aSeq] = a.split('-').map(Number) as [number, number];
+  const [bMs, bSeq] = b.split('-').map(Number) as [number, number];
+  return aMs > bMs || (aMs === bMs && aSeq > bSeq);
+}
+
 export class EventLog {
-  constructor(private readonly redis: Redis, private readonly key: string) {}
+  /** One stream per shard of the ranking (a hit's event is written with its count, in its slot). */
+  constructor(private readonly redis: Redis, private readonly keys: readonly string[]) {}
+
+  /** One stream's entries from `end` down to `start`, BATCH per round trip. */
+  async *#entries(key: string, end: string, start: string): AsyncGenerator<[string, string[]]> {
+    for (;;) {
+      const batch = (await this.redis.xrevrange(key, end, start, 'COUNT', BATCH).catch(unavailable)) as Array<[string, string[]]>;
+      yield* batch;
+      if (batch.length < BATCH) return;
+      end = `(${batch.at(-1)![0]}`;
+    }
+  }
 
   /**
-   * Newest first. Reads BATCH entries per round trip and stops at `limit` matches, or after
-   * `maxScan` entries looked at, so a rare filter can't make one request read the whole log;
-   * either way `next` continues where it stopped.
+   * Newest first, the shards' streams merged by id. Stops at `limit` matches, or after `maxScan`
+   * entries looked at, so a rare filter can't make one request read the whole log; either way
+   * `next` continues where it stopped.
    */
   async page(query: EventQuery, limit: number, maxScan = 10_000): Promise<EventPage> {
     const events: HitEvent[] = [];
     let scanned = 0;
-    let end = query.cursor ? `(${query.cursor}` : query.to !== undefined ? `(${query.to}-0` : '+';
+    const end = query.cursor ? `(${query.cursor}` : query.to !== undefined ? `(${query.to}-0` : '+';
     const start = query.from !== undefined ? `${query.from}-0` : '-';
-    for (;;) {
-      const batch = (await this.redis.xrevrange(this.key, end, start, 'COUNT', BATCH).catch(unavailable)) as Array<[string, string[]]>;
-      for (const [id, fields] of batch) {
+    const streams = this.keys.map((key) => this.#entries(key, end, start));
+    const entries = streams.length === 1 ? streams[0]! : mergeSorted(streams, (a, b) => idAfter(a[0], b[0]));
+    try {
+      for await (const [id, fields] of entries) {
         scanned++;
         const event = toEvent(id, fields);
         if (matches(event, query)) events.push(event);
         if (events.length === limit || scanned >= maxScan) {
-          const more = batch.length === BATCH || id !== batch.at(-1)![0];
+          const more = !(await entries.next()).done;
           return { events, next: more ? id : null };
         }
       }
-      if (batch.length < BATCH) return { events, next: null };
-      end = `(${batch.at(-1)![0]}`;
+      return { events, next: null };
+    } finally {
+      await entries.return(undefined);
     }
   }
 

@@ -39,7 +39,8 @@ export type TrafficListener = (event: TrafficEvent) => void;
 
 export interface TrafficSamplerDeps {
   redis: Redis;
-  keys: Keys;
+  /** The keys of every shard of the ranking: each has its own per-second counters. */
+  shards: readonly Keys[];
   clock: Clock;
 }
 
@@ -120,10 +121,18 @@ export class TrafficSampler {
   async #sample(newest: number, run: number): Promise<void> {
     const oldest = newest - BACKLOG_SECONDS + 1;
     const from = this.#newest === undefined ? oldest : Math.max(oldest, Math.min(this.#newest + 1, newest - SETTLE_SECONDS + 1));
-    const { redis, keys } = this.#deps;
-    const names: string[] = [];
-    for (let second = from; second <= newest; second++) names.push(keys.second(second));
-    const values = await redis.mget(...names);
+    // One MGET per shard (each shard's counters share its slot), summed second by second.
+    const { redis, shards } = this.#deps;
+    const perShard = await Promise.all(shards.map((keys) => {
+      const names: string[] = [];
+      for (let second = from; second <= newest; second++) names.push(keys.second(second));
+      return redis.mget(...names);
+    }));
+    const values = perShard[0]!.map((_, i) => {
+      let sum: number | null = null;
+      for (const shard of perShard) if (shard[i] !== null && shard[i] !== undefined) sum = (sum ?? 0) + Number(shard[i]);
+      return sum === null ? null : String(sum);
+    });
     if (run !== this.#run) return;
 
     const changed: TrafficPoint[] = [];

@@ -17,6 +17,8 @@ import type { Keys } from '../redis/keys.js';
 import type { Scripts } from '../redis/scripts.js';
 import { unavailable } from '../redis/unavailable.js';
 import type { Settings } from '../settings.js';
+import { mergeSorted, rankedBefore } from './merge.js';
+import { shardOf } from './shards.js';
 import { UnresolvedHits } from './unresolved.js';
 
 export interface PathHits {
@@ -30,9 +32,15 @@ export interface Page {
   limit?: number;
 }
 
+/** A ranking to read: one sorted set per shard (see rankingKey). */
+export type Ranking = readonly string[];
+
 export interface HitStoreOptions {
   redis: Redis;
+  /** The keys of the ranking when there is one shard; with more, the keys of shard 0. */
   keys: Keys;
+  /** The keys of every shard (createShardKeys); default: [keys]. */
+  shards?: readonly Keys[];
   scripts: Scripts;
   clock: Clock;
   logger: Logger;
@@ -55,6 +63,12 @@ export interface HitStoreOptions {
   events: { enabled: boolean; maxLength: number };
   /** Acknowledge hits at once and flush their sums every flushIntervalMs (see recordLater). */
   writeBehind: { enabled: boolean; flushIntervalMs: number };
+  /**
+   * Durability `replicated`: a batch is acknowledged only once a replica has it (WAIT 1 within
+   * this many ms). Undefined: once the master applied it. Write-behind ignores it: that mode has
+   * already traded durability for speed.
+   */
+  replicatedWithinMs?: number;
   /** Told of every pipeline of hits sent to Redis (see metrics.ts). */
   metrics?: HitStoreMetrics;
 }
@@ -91,6 +105,7 @@ type Unresolved =
 
 interface PendingHit {
   hit: Hit;
+  shard: number;
   epoch: string;
   seq: number;
   resolve(count: number): void;
@@ -98,10 +113,11 @@ interface PendingHit {
 }
 
 /** The parts of HitStoreOptions that come from settings. */
-export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOptions, 'pageSize' | 'ledgerTtlMs' | 'analytics' | 'events' | 'writeBehind'> {
+export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOptions, 'pageSize' | 'ledgerTtlMs' | 'analytics' | 'events' | 'writeBehind' | 'replicatedWithinMs'> {
   const { analytics, events, redis, writeBehind } = settings;
   return {
     pageSize: redis.statsPageSize,
+    replicatedWithinMs: redis.durability === 'replicated' ? redis.replicationTimeoutMs : undefined,
     ledgerTtlMs: redis.ledgerTtlSeconds * 1000,
     analytics: {
       buckets: analytics.buckets,
@@ -122,6 +138,9 @@ const RECONCILE_EVERY_MS = 250;
 // Hits per record-hits.lua call: about 10 Redis commands each, so a call stays well under a millisecond.
 const MAX_PER_CALL = 200;
 
+/** Durability `replicated`: Redis applied the batch, but no replica confirmed it in time. */
+class NotReplicatedError extends Error {}
+
 // ioredis says this when it refused to send at all (not connected, no offline queue).
 const NOT_SENT = /Stream isn't writeable|enableOfflineQueue/;
 
@@ -137,8 +156,13 @@ export class HitStore {
   readonly #pending = new Map<string, Group>();
   // The last all-time totals flushes returned, for the counts write-behind answers with.
   readonly #lastKnown = new Map<string, number>();
-  #epoch = randomUUID();
-  #seq = 0;
+  readonly #shards: readonly Keys[];
+  // Per shard: the current epoch (a connection's run of sequence numbers) and its last number.
+  // A shard's commands go to one node over one connection, in order; that is what makes "applied
+  // up to N" meaningful, so each shard numbers its own hits.
+  readonly #epochs: string[] = [];
+  readonly #seqs: number[] = [];
+  readonly #epochShard = new Map<string, number>();
   #retracted = 0;
   #batch: PendingHit[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -146,14 +170,30 @@ export class HitStore {
 
   constructor(options: HitStoreOptions) {
     this.#o = options;
+    this.#shards = options.shards ?? [options.keys];
+    this.#shards.forEach((_, shard) => this.#newEpoch(shard));
     if (options.writeBehind.enabled) setInterval(() => void this.#flushPending(), options.writeBehind.flushIntervalMs).unref();
     this.#unresolved = new UnresolvedHits(options.settleMs ?? 1000);
     // Each connection is an epoch with its own sequence numbers: a new one starts when the old closes.
-    options.redis.on('close', () => {
-      this.#unresolved.closed(this.#epoch, options.clock.now());
-      this.#epoch = randomUUID();
-      this.#seq = 0;
-    });
+    options.redis.on('close', () => this.#shards.forEach((_, shard) => this.#rollEpoch(shard)));
+  }
+
+  #newEpoch(shard: number): void {
+    const epoch = randomUUID();
+    this.#epochShard.set(epoch, shard);
+    this.#epochs[shard] = epoch;
+    this.#seqs[shard] = 0;
+  }
+
+  /**
+   * Ends the shard's epoch: its unanswered hits are resolved against what Redis recorded for it.
+   * Also done at the first unknown outcome, not only when the connection closes: on Redis Cluster
+   * a failover moves the shard to another node without the client as a whole closing, and hits
+   * numbered on in the same epoch there would make "applied up to N" wrong.
+   */
+  #rollEpoch(shard: number): void {
+    this.#unresolved.closed(this.#epochs[shard]!, this.#o.clock.now());
+    this.#newEpoch(shard);
   }
 
   /** Hits answered 503 whose fate Redis has not told yet. */
@@ -179,7 +219,8 @@ export class HitStore {
   record(hit: Hit): Promise<number> {
     if (this.#o.writeBehind.enabled) return Promise.resolve(this.#recordLater(hit));
     return new Promise((resolve, reject) => {
-      this.#batch.push({ hit, epoch: this.#epoch, seq: ++this.#seq, resolve, reject });
+      const shard = shardOf(hit.path, this.#shards.length);
+      this.#batch.push({ hit, shard, epoch: this.#epochs[shard]!, seq: ++this.#seqs[shard]!, resolve, reject });
       if (this.#batch.length === 1) setImmediate(this.#flush);
     });
   }
@@ -187,6 +228,19 @@ export class HitStore {
   readonly #flush = (): void => {
     const batch = this.#batch;
     this.#batch = [];
+    // One pipeline per shard: on Redis Cluster a pipeline must stay in one slot.
+    if (this.#shards.length === 1) return this.#flushShard(batch);
+    const byShard = new Map<number, PendingHit[]>();
+    for (const pending of batch) {
+      const hits = byShard.get(pending.shard);
+      if (hits) hits.push(pending);
+      else byShard.set(pending.shard, [pending]);
+    }
+    for (const hits of byShard.values()) this.#flushShard(hits);
+  };
+
+  /** Sends hits of one shard, in sequence order. */
+  #flushShard(batch: PendingHit[]): void {
     const pipeline = this.#o.redis.pipeline() as unknown as { hcRecordHits(...args: Array<string | number>): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
     // One script call per run of hits in the same second (their bucket keys and the live feed's
     // per-second counter), at most MAX_PER_CALL long so that no single call holds Redis for long,
@@ -202,15 +256,24 @@ export class HitStore {
       calls.push(hits);
       start = end;
     }
+    const waitMs = this.#o.replicatedWithinMs;
+    // WAIT counts the replicas that have every write this connection made so far: the batch.
+    if (waitMs !== undefined) (pipeline as unknown as { wait(replicas: number, ms: number): void }).wait(1, waitMs);
     this.#timed('record_hits', batch.length, pipeline.exec()).then(
-      (results) => calls.forEach((hits, i) => {
-        const [error, counts] = results?.[i] ?? [new Error('no reply'), null];
-        if (error) for (const pending of hits) this.#failed(pending, error);
-        else hits.forEach((pending, j) => pending.resolve(Number((counts as string[])[j])));
-      }),
+      (results) => {
+        // Applied on the master but not known to be on a replica: a failover could still lose it,
+        // so it is not acknowledged. It is resolved like a lost reply: found applied, taken back.
+        const unreplicated = waitMs !== undefined && Number(results?.[calls.length]?.[1] ?? 0) < 1
+          ? new NotReplicatedError(`no replica confirmed the batch within ${waitMs} ms`) : undefined;
+        calls.forEach((hits, i) => {
+          const [error, counts] = results?.[i] ?? [new Error('no reply'), null];
+          if (error || unreplicated) for (const pending of hits) this.#failed(pending, error ?? unreplicated!);
+          else hits.forEach((pending, j) => pending.resolve(Number((counts as string[])[j])));
+        });
+      },
       (error: Error) => batch.forEach((pending) => this.#failed(pending, error)),
     );
-  };
+  }
 
   /** Passes a pipeline's reply through, reporting its round trip to the metrics observer. */
   #timed<T extends Array<[Error | null, unknown]> | null>(command: 'record_hits' | 'add_hits', hits: number, exec: Promise<T>): Promise<T> {
@@ -227,9 +290,10 @@ export class HitStore {
 
   /** record-hits.lua's number of keys, keys and arguments for hits of one second, in sequence order. */
   #recordHitsArgs(hits: PendingHit[]): Array<string | number> {
-    const { keys, ledgerTtlMs, analytics, events } = this.#o;
+    const { ledgerTtlMs, analytics, events } = this.#o;
     const first = hits[0]!;
-    const { minute, hour, day, dayId } = this.#bucketKeys(first.hit.time);
+    const keys = this.#shards[first.shard]!;
+    const { minute, hour, day, dayId } = this.#bucketKeys(first.hit.time, first.shard);
     const visitors = analytics.visitors;
     const keyList: string[] = [keys.hits, keys.hitSeq(first.epoch), minute, hour, day, keys.events, keys.second(Math.floor(first.hit.time / 1000))];
     if (visitors) for (const { hit } of hits) keyList.push(keys.visitors(dayId, hit.path));
@@ -250,22 +314,24 @@ export class HitStore {
     if (error instanceof ReplyError) return pending.reject(error);
     if (!NOT_SENT.test(error.message)) {
       this.#unresolved.add(pending.epoch, pending.seq, { kind: 'answered503', path: pending.hit.path, time: pending.hit.time });
+      if (pending.epoch === this.#epochs[pending.shard]) this.#rollEpoch(pending.shard);
       this.#timer ??= setInterval(() => void this.reconcile(), RECONCILE_EVERY_MS).unref();
     }
     pending.reject(new ServiceUnavailableError('Redis is unavailable: the hit was not counted', { cause: error }));
   }
 
   // Bucket key names change once a minute: they are built then, not for every hit.
-  #bucketMinute = -1;
-  #bucketNames = { minute: '', hour: '', day: '', dayId: '' };
-  #bucketKeys(time: number): { minute: string; hour: string; day: string; dayId: string } {
+  readonly #bucketMinute: number[] = [];
+  readonly #bucketNames: Array<{ minute: string; hour: string; day: string; dayId: string }> = [];
+  #bucketKeys(time: number, shard: number): { minute: string; hour: string; day: string; dayId: string } {
     const minuteStart = Math.floor(time / 60_000) * 60_000;
-    if (minuteStart !== this.#bucketMinute) {
+    if (minuteStart !== this.#bucketMinute[shard]) {
       const { minute, hour, day } = bucketsAt(time);
-      this.#bucketNames = { minute: this.#o.keys.bucket(minute), hour: this.#o.keys.bucket(hour), day: this.#o.keys.bucket(day), dayId: bucketId(day) };
-      this.#bucketMinute = minuteStart;
+      const keys = this.#shards[shard]!;
+      this.#bucketNames[shard] = { minute: keys.bucket(minute), hour: keys.bucket(hour), day: keys.bucket(day), dayId: bucketId(day) };
+      this.#bucketMinute[shard] = minuteStart;
     }
-    return this.#bucketNames;
+    return this.#bucketNames[shard]!;
   }
 
   /**
@@ -305,8 +371,23 @@ export class HitStore {
     // Sorted by minute, so that each call of add-hits.lua covers one minute's bucket keys.
     const groups = [...this.#pending.values()].sort((a, b) => a.time - b.time);
     this.#pending.clear();
-    const { redis, keys, ledgerTtlMs, analytics, logger, clock } = this.#o;
-    const epoch = this.#epoch;
+    const byShard = new Map<number, Group[]>();
+    for (const group of groups) {
+      const shard = shardOf(group.path, this.#shards.length);
+      const list = byShard.get(shard);
+      if (list) list.push(group);
+      else byShard.set(shard, [group]);
+    }
+    // One pipeline per shard (one slot each on Redis Cluster), all in flight together.
+    await Promise.all([...byShard].map(([shard, list]) => this.#flushShardPending(shard, list)));
+    // Bounded by the paths seen lately, not by all paths ever counted.
+    if (this.#lastKnown.size > 100_000) this.#lastKnown.clear();
+  }
+
+  async #flushShardPending(shard: number, groups: Group[]): Promise<void> {
+    const { redis, ledgerTtlMs, analytics, logger, clock } = this.#o;
+    const keys = this.#shards[shard]!;
+    const epoch = this.#epochs[shard]!;
     // The live feed sees write-behind hits in the second they reach Redis, at most an interval late.
     const second = keys.second(Math.floor(clock.now() / 1000));
     const calls: Array<{ groups: Group[]; seq: number }> = [];
@@ -315,8 +396,8 @@ export class HitStore {
       let end = start + 1;
       while (end < groups.length && end - start < MAX_PER_CALL && groups[end]!.time === groups[start]!.time) end++;
       const chunk = groups.slice(start, end);
-      const seq = (this.#seq += chunk.length);
-      const { minute, hour, day, dayId } = this.#bucketKeys(chunk[0]!.time);
+      const seq = (this.#seqs[shard]! += chunk.length);
+      const { minute, hour, day, dayId } = this.#bucketKeys(chunk[0]!.time, shard);
       const keyList = [keys.hits, keys.hitSeq(epoch), minute, hour, day, second];
       if (analytics.visitors) for (const group of chunk) keyList.push(keys.visitors(dayId, group.path));
       const args: Array<string | number> = [
@@ -335,6 +416,7 @@ export class HitStore {
       if (error instanceof ReplyError) return logger.error({ err: error, paths: chunk.length, hits }, 'Redis refused a write-behind flush; its hits are lost');
       if (NOT_SENT.test(error.message)) return chunk.forEach((group) => this.#requeue(group));
       chunk.forEach((group, j) => this.#unresolved.add(epoch, seq - chunk.length + 1 + j, { kind: 'flushed', group }));
+      if (epoch === this.#epochs[shard]) this.#rollEpoch(shard);
       this.#timer ??= setInterval(() => void this.reconcile(), RECONCILE_EVERY_MS).unref();
     };
     try {
@@ -347,8 +429,6 @@ export class HitStore {
     } catch (error) {
       for (const call of calls) failed(call, error as Error);
     }
-    // Bounded by the paths seen lately, not by all paths ever counted.
-    if (this.#lastKnown.size > 100_000) this.#lastKnown.clear();
   }
 
   /** Write-behind: flushes until nothing is pending (or timeoutMs), for a clean stop. */
@@ -370,10 +450,11 @@ export class HitStore {
   }
 
   async #reconcileOnce(): Promise<void> {
-    const { redis, keys, scripts, clock, logger, ledgerTtlMs } = this.#o;
+    const { redis, scripts, clock, logger, ledgerTtlMs } = this.#o;
     if (redis.status !== 'ready') return;
     try {
       for (const epoch of this.#unresolved.epochs()) {
+        const keys = this.#shards[this.#epochShard.get(epoch) ?? 0]!;
         const last = Number((await redis.get(keys.hitSeq(epoch))) ?? 0);
         const { applied, notApplied } = this.#unresolved.resolve(epoch, last, clock.now());
         let retracted = 0;
@@ -395,6 +476,8 @@ export class HitStore {
         }
       }
       this.#unresolved.prune();
+      const open = new Set([...this.#epochs, ...this.#unresolved.epochs()]);
+      for (const epoch of this.#epochShard.keys()) if (!open.has(epoch)) this.#epochShard.delete(epoch);
     } catch (error) {
       logger.debug({ err: error }, 'could not resolve unanswered hits yet; retrying');
     }
@@ -407,7 +490,8 @@ export class HitStore {
   /** Erases every key of the product (the ranking, buckets, visitors, events, jobs…), and nothing else. */
   async reset(): Promise<number> {
     const { redis, keys } = this.#o;
-    let deleted = await redis.unlink(keys.hits).catch(unavailable);
+    let deleted = 0;
+    for (const shard of this.#shards) deleted += await redis.unlink(shard.hits).catch(unavailable);
     // On Redis Cluster every master holds its own share of the keys, so each is scanned; keys of
     // different slots can't share one UNLINK (CROSSSLOT), so there they go one by one.
     const cluster = redis as unknown as { isCluster?: boolean; nodes(role: 'master'): Redis[] };
@@ -422,13 +506,17 @@ export class HitStore {
   }
 
   /**
-   * The sorted set holding a range's ranking: the union of the coarsest buckets covering it,
-   * cached for windowCacheMs so repeated queries of the same window don't recompute it.
-   * `undefined` range: the all-time ranking itself.
+   * The sorted sets holding a range's ranking, one per shard: the union of the coarsest buckets
+   * covering it, cached for windowCacheMs so repeated queries of the same window don't recompute
+   * it. `undefined` range: the all-time ranking itself.
    */
-  async rankingKey(range: Range | undefined): Promise<string> {
-    const { redis, keys, clock, analytics } = this.#o;
-    if (!range) return keys.hits;
+  async rankingKey(range: Range | undefined): Promise<Ranking> {
+    if (!range) return this.#shards.map((keys) => keys.hits);
+    return Promise.all(this.#shards.map((keys) => this.#windowOf(keys, range)));
+  }
+
+  async #windowOf(keys: Keys, range: Range): Promise<string> {
+    const { redis, clock, analytics } = this.#o;
     const key = keys.window(range.from, range.to);
     if ((await redis.exists(key).catch(unavailable)) === 1) return key;
     const buckets = cover(range.from, range.to, clock.now(), this.retention());
@@ -450,27 +538,47 @@ export class HitStore {
     return { minute: analytics.minuteTtlMs, hour: analytics.hourTtlMs, day: analytics.dayTtlMs };
   }
 
-  /** How many distinct paths a ranking holds. */
-  async distinctPaths(key = this.#o.keys.hits): Promise<number> {
-    return this.#o.redis.zcard(key).catch(unavailable);
+  /** How many distinct paths a ranking holds (a path lives in one shard only). */
+  async distinctPaths(ranking?: Ranking): Promise<number> {
+    const counts = await Promise.all((ranking ?? this.#shards.map((keys) => keys.hits)).map((key) => this.#o.redis.zcard(key).catch(unavailable)));
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  /** The keys of the shard that counts `path`. */
+  #keysOf(path: string): Keys {
+    return this.#shards[shardOf(path, this.#shards.length)]!;
   }
 
   /** Approximate distinct visitors of each path over the given days (HyperLogLog, ~0.81% error). */
   async visitorsOf(paths: string[], days: string[]): Promise<number[]> {
-    const { redis, keys } = this.#o;
     if (paths.length === 0) return [];
-    const pipeline = redis.pipeline();
-    for (const path of paths) pipeline.pfcount(...days.map((day) => keys.visitors(day, path)));
-    const results = (await pipeline.exec().catch(unavailable)) ?? [];
-    return results.map(([error, count]) => {
-      if (error) unavailable(error);
-      return Number(count);
+    // Each PFCOUNT reads one path's days, all in its shard's slot; on a cluster a pipeline must
+    // stay in one slot too, so there is one per shard.
+    const counts: number[] = new Array(paths.length);
+    const byShard = new Map<number, number[]>();
+    paths.forEach((path, i) => {
+      const shard = shardOf(path, this.#shards.length);
+      const list = byShard.get(shard);
+      if (list) list.push(i);
+      else byShard.set(shard, [i]);
     });
+    await Promise.all([...byShard].map(async ([shard, indexes]) => {
+      const keys = this.#shards[shard]!;
+      const pipeline = this.#o.redis.pipeline();
+      for (const i of indexes) pipeline.pfcount(...days.map((day) => keys.visitors(day, paths[i]!)));
+      const results = (await pipeline.exec().catch(unavailable)) ?? [];
+      results.forEach(([error, count], j) => {
+        if (error) unavailable(error);
+        counts[indexes[j]!] = Number(count);
+      });
+    }));
+    return counts;
   }
 
   /** The path's hits in each bucket, 0 where it has none. */
   async seriesOf(path: string, buckets: Bucket[]): Promise<number[]> {
-    const { redis, keys } = this.#o;
+    const { redis } = this.#o;
+    const keys = this.#keysOf(path);
     const pipeline = redis.pipeline();
     for (const bucket of buckets) pipeline.zscore(keys.bucket(bucket), path);
     const results = (await pipeline.exec().catch(unavailable)) ?? [];
@@ -481,36 +589,62 @@ export class HitStore {
   }
 
   async hitsOf(path: string): Promise<number> {
-    const score = await this.#o.redis.zscore(this.#o.keys.hits, path).catch(unavailable);
+    const score = await this.#o.redis.zscore(this.#keysOf(path).hits, path).catch(unavailable);
     return score === null ? 0 : Number(score);
   }
 
   /**
-   * The sum of the hits of `paths`, read ZMSCORE_CHUNK paths per round trip so a vocabulary of
-   * millions of paths is never held at once. Paths never counted add 0.
+   * The sum of the hits of `paths`, read ZMSCORE_CHUNK paths per round trip (per shard) so a
+   * vocabulary of millions of paths is never held at once. Paths never counted add 0.
    */
   async sumOf(paths: Iterable<string>): Promise<number> {
     let sum = 0;
-    let chunk: string[] = [];
-    const flush = async () => {
-      const scores = await this.#o.redis.zmscore(this.#o.keys.hits, ...chunk).catch(unavailable);
+    const chunks: string[][] = this.#shards.map(() => []);
+    const flush = async (shard: number) => {
+      const scores = await this.#o.redis.zmscore(this.#shards[shard]!.hits, ...chunks[shard]!).catch(unavailable);
       for (const score of scores) if (score !== null) sum += Number(score);
-      chunk = [];
+      chunks[shard] = [];
     };
     for (const path of paths) {
-      chunk.push(path);
-      if (chunk.length === ZMSCORE_CHUNK) await flush();
+      const shard = shardOf(path, this.#shards.length);
+      chunks[shard]!.push(path);
+      if (chunks[shard]!.length === ZMSCORE_CHUNK) await flush(shard);
     }
-    if (chunk.length > 0) await flush();
+    for (let shard = 0; shard < chunks.length; shard++) if (chunks[shard]!.length > 0) await flush(shard);
     return sum;
   }
 
   /**
    * The ranking, highest first, in ZREVRANGE order, fetched pageSize rows per round trip so
    * a million paths never sit in memory at once. Rows written while it runs may shift
-   * between pages; each page is exact at the moment it is read.
+   * between pages; each page is exact at the moment it is read. With shards, the shards' own
+   * rankings are merged in that same order (k-way), and offset and limit count merged rows, so
+   * the answer is the one a single sorted set would give.
    */
-  async *ranking({ offset, limit }: Page, key = this.#o.keys.hits): AsyncGenerator<PathHits[]> {
+  async *ranking(page: Page, ranking?: Ranking): AsyncGenerator<PathHits[]> {
+    const keys = ranking ?? this.#shards.map((shard) => shard.hits);
+    if (keys.length === 1) return yield* this.#rankingOf(keys[0]!, page);
+    const { offset, limit } = page;
+    const { pageSize } = this.#o;
+    const merged = mergeSorted(keys.map((key) => this.#rowsOf(key)), rankedBefore);
+    let skipped = 0;
+    let taken = 0;
+    let rows: PathHits[] = [];
+    for await (const row of merged) {
+      if (skipped < offset) { skipped++; continue; }
+      if (limit !== undefined && taken >= limit) break;
+      rows.push(row);
+      taken++;
+      if (rows.length === pageSize) { yield rows; rows = []; }
+    }
+    if (rows.length > 0) yield rows;
+  }
+
+  async *#rowsOf(key: string): AsyncGenerator<PathHits> {
+    for await (const rows of this.#rankingOf(key, { offset: 0 })) yield* rows;
+  }
+
+  async *#rankingOf(key: string, { offset, limit }: Page): AsyncGenerator<PathHits[]> {
     const { redis, pageSize } = this.#o;
     const end = limit === undefined ? Infinity : offset + limit;
     for (let start = offset; start < end; start += pageSize) {

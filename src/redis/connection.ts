@@ -1,9 +1,11 @@
 // The single owner of the ioredis client. Everything else borrows `client`;
 // only this module connects and closes, and close() is safe to call twice.
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 export interface ConnectionOptions {
   url: string;
+  /** host:port seeds of a Redis Cluster; when given, `url` is not used. */
+  clusterNodes?: readonly string[];
   commandTimeoutMs: number;
   connectTimeoutMs: number;
   /** Name shown by `CLIENT LIST`, to tell hitcounter's connections apart. */
@@ -13,6 +15,11 @@ export interface ConnectionOptions {
 }
 
 export class RedisConnection {
+  /**
+   * A Redis or, with clusterNodes, a Cluster: ioredis gives both the same command API, and every
+   * multi-key operation of the product keeps its keys in one slot (see keys.ts), so the rest of
+   * the code uses either through this one type.
+   */
   readonly client: Redis;
   #closing: Promise<void> | undefined;
 
@@ -35,16 +42,48 @@ export class RedisConnection {
       // rediss:// turns TLS on by itself; a private CA has to be trusted explicitly.
       ...(options.tlsCa ? { tls: { ca: options.tlsCa } } : {}),
     };
-    this.client = new Redis(options.url, redisOptions);
+    if (options.clusterNodes && options.clusterNodes.length > 0) {
+      const { retryStrategy, enableOfflineQueue, ...nodeOptions } = redisOptions;
+      const clusterOptions: ClusterOptions = {
+        redisOptions: nodeOptions,
+        enableOfflineQueue,
+        clusterRetryStrategy: retryStrategy,
+        // ioredis re-sends a command whose node connection closed ("failover"): it may have been
+        // applied already, so that would count a hit twice. HitStore resolves it instead. A
+        // command refused with MOVED, ASK, TRYAGAIN or CLUSTERDOWN was not applied: following
+        // those is safe, and MOVED/ASK are how the client learns a failover's new master.
+        retryDelayOnFailover: 0,
+        retryDelayOnClusterDown: 0,
+        // Reads from masters only: a replica may lag, and /stats must show what was counted.
+        scaleReads: 'master',
+        slotsRefreshTimeout: options.connectTimeoutMs,
+        lazyConnect: true,
+      };
+      this.client = new Cluster(options.clusterNodes.map(parseNode), clusterOptions) as unknown as Redis;
+    } else {
+      this.client = new Redis(options.url, redisOptions);
+    }
     // Errors surface through the commands that fail; without a listener ioredis would
     // print every reconnect attempt as an unhandled 'error' event.
     this.client.on('error', () => {});
+  }
+
+  get isCluster(): boolean {
+    return (this.client as unknown as { isCluster?: boolean }).isCluster === true;
   }
 
   /** Connects and waits until Redis answers. Rejects if it cannot within connectTimeoutMs. */
   async connect(): Promise<void> {
     if (this.client.status === 'wait') await this.client.connect();
     await this.client.ping();
+    if (this.isCluster) {
+      // ioredis connects to each node on first use, and without an offline queue a command for a
+      // node still connecting is refused: connect to every master now, and to each node that
+      // joins later (a promoted replica), before hits need them.
+      const cluster = this.client as unknown as Cluster;
+      cluster.on('+node', (node: Redis) => { node.ping().catch(() => {}); });
+      await Promise.all(cluster.nodes('master').map((node) => node.ping()));
+    }
   }
 
   /** True once close() was called: a disconnect from then on is expected, not an outage. */
@@ -63,4 +102,9 @@ export class RedisConnection {
     );
     return this.#closing;
   }
+}
+
+function parseNode(node: string): { host: string; port: number } {
+  const at = node.lastIndexOf(':');
+  return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
 }

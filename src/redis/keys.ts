@@ -4,12 +4,15 @@
 // Every key a hit writes with it carries the hash tag {hits}: a tag hashes like the plain key, so
 // on Redis Cluster they all live in one slot and one Lua script may write them together.
 import { bucketId, type Bucket } from '../analytics/buckets.js';
+import { shardTags } from '../hits/shards.js';
 
 export interface KeyOptions {
   /** Prepended to every key: lets several deployments (or test runs) share one Redis. */
   prefix: string;
   /** The all-time ranking: a sorted set of path → hits. */
   hits: string;
+  /** A shard's hash tag (see hits/shards.ts); none: the single ranking `hits`, tagged {hits}. */
+  tag?: string;
 }
 
 export interface Keys {
@@ -44,9 +47,9 @@ export interface Keys {
   hitRetracted(epoch: string): string;
 }
 
-export function createKeys({ prefix, hits }: KeyOptions): Keys {
-  const ranking = `${prefix}${hits}`;
-  const tagged = `${prefix}hitcounter:{${ranking}}`;
+export function createKeys({ prefix, hits, tag }: KeyOptions): Keys {
+  const ranking = tag === undefined ? `${prefix}${hits}` : `${prefix}{${tag}}`;
+  const tagged = `${prefix}hitcounter:{${tag ?? ranking}}`;
   // Job state is written with MULTI across the index, the lease set and the job's own keys: one
   // hash tag keeps them in one slot on Redis Cluster (no CROSSSLOT).
   const jobs = `${prefix}hitcounter:{${prefix}jobs}`;
@@ -67,4 +70,14 @@ export function createKeys({ prefix, hits }: KeyOptions): Keys {
     hitSeq: (epoch: string) => `${tagged}:seq:${epoch}`,
     hitRetracted: (epoch: string) => `${tagged}:seq:${epoch}:retracted`,
   });
+}
+
+/**
+ * The keys of each shard of the ranking (redis.shards). One shard is exactly the single ranking
+ * `hits` of createKeys; with more, shard i's ranking is `{<hits>:<i>…}` and every key a hit of
+ * that shard writes carries the same tag, so each shard is one slot of its own.
+ */
+export function createShardKeys(options: Omit<KeyOptions, 'tag'>, shards: number): Keys[] {
+  if (shards === 1) return [createKeys(options)];
+  return shardTags(`${options.prefix}${options.hits}`, shards).map((tag) => createKeys({ ...options, tag }));
 }

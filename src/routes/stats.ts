@@ -7,7 +7,7 @@ import { bucketId, GRANULARITIES, MS, series, type Granularity, type Range } fro
 import type { Clock } from '../clock.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { underPrefix } from '../hits/normalize.js';
-import type { HitStore, PathHits } from '../hits/store.js';
+import type { HitStore, PathHits, Ranking } from '../hits/store.js';
 import { booleanParam, enumParam, integerParam, rejectUnknown } from './params.js';
 import { prefixParam, rangeParam } from './ranges.js';
 
@@ -152,7 +152,7 @@ export function mount(router: Router, { store, clock, admin, reader }: StatsDeps
   });
 }
 
-async function countUnder(store: HitStore, key: string, prefix: string): Promise<number> {
+async function countUnder(store: HitStore, key: Ranking, prefix: string): Promise<number> {
   let count = 0;
   for await (const rows of store.ranking({ offset: 0 }, key)) for (const row of rows) if (underPrefix(row.path, prefix)) count++;
   return count;

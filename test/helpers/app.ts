@@ -10,7 +10,7 @@ import { createApp, type AppDeps } from '../../src/app.js';
 import { createHttpServer } from '../../src/http.js';
 import { HitStore, storeSettings } from '../../src/hits/store.js';
 import { RedisConnection } from '../../src/redis/connection.js';
-import { createKeys, type Keys } from '../../src/redis/keys.js';
+import { createShardKeys, type Keys } from '../../src/redis/keys.js';
 import { loadScripts } from '../../src/redis/scripts.js';
 import { systemClock } from '../../src/clock.js';
 import { parseSettings, SETTINGS_FILE, type Settings } from '../../src/settings.js';
@@ -51,7 +51,8 @@ export async function startApp(
   const server = createHttpServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const keys = createKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key });
+  const shards = createShardKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key }, settings.redis.shards);
+  const keys = shards[0]!;
 
   t.teardown(async () => {
     await app.stopJobs();
@@ -66,7 +67,7 @@ export async function startApp(
 
   // A second store on the same connection, for the tests' own reads.
   const store = new HitStore({
-    redis: redis.client, keys, scripts: loadScripts(redis.client), clock: systemClock, logger: pino({ level: 'silent' }),
+    redis: redis.client, keys, shards, scripts: loadScripts(redis.client), clock: systemClock, logger: pino({ level: 'silent' }),
     ...storeSettings(settings),
   });
   return {

@@ -1,7 +1,8 @@
 // A real Redis Cluster on loopback for the tests (and the cluster bench): 3 masters and 3
 // replicas, each a `redis-server --cluster-enabled yes` process in its own temporary directory,
 // joined with `redis-cli --cluster create … --cluster-replicas 1 --cluster-yes`. It is ready once
-// every node reports cluster_state:ok, and stop() kills every node and removes the directories.
+// every node reports cluster_state:ok and every replica is in sync; stop() kills every node and
+// removes the directories.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -74,6 +75,14 @@ export async function startCluster(): Promise<TestCluster> {
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${created.stdout}${created.stderr}`);
     for (const { port } of members) {
       await waitFor(`cluster_state:ok on ${port}`, () => probe(port, async (r) => (await r.cluster('INFO')).includes('cluster_state:ok')));
+    }
+    // Ready also means replicated: every master has its replica attached and in sync, so WAIT,
+    // and a failover, have a replica to count on.
+    for (const { port } of members) {
+      await waitFor(`the replica of ${port} in sync`, () => probe(port, async (r) => {
+        const info = await r.info('replication');
+        return info.includes('role:slave') ? /master_link_status:up/.test(info) : /connected_slaves:1/.test(info) && /slave0:.*state=online/.test(info);
+      }));
     }
     return { nodes: members.map((m) => ({ host: '127.0.0.1', port: m.port })), members, stop };
   } catch (error) {

@@ -1,0 +1,29 @@
+// Durability `replicated`: a hit is acknowledged only once a replica has it (WAIT 1). On a Redis
+// without replicas no hit can be: each is answered 503, and the ones the master applied anyway are
+// taken back, so nothing answered 503 stays counted. (The cluster case is in test/cluster.ts.)
+import test from 'ava';
+import { startApp } from './helpers/app.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+
+let redis: TestRedis;
+test.before(async () => { redis = await startRedis(); });
+test.after.always(async () => { await redis?.stop(); });
+
+test('replicated durability without a replica: 503 for every hit, and none stays counted', async (t) => {
+  const app = await startApp(t, redis.url, { tweak: (s) => { s.redis.durability = 'replicated'; s.redis.replicationTimeoutMs = 20; } });
+  const answers = await Promise.all(Array.from({ length: 20 }, () => app.http.get('api/unreplicated')));
+  t.deepEqual([...new Set(answers.map((answer) => answer.statusCode))], [503]);
+  t.true(answers.every((answer) => answer.headers['retry-after'] !== undefined));
+  // The master applied them; they are resolved like lost replies and taken back.
+  for (let i = 0; i < 100 && (await app.totalHits()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  t.is(await app.totalHits(), 0);
+  const health = (await app.http.get('health')).body as unknown as { retractedHits: number; unresolvedHits: number };
+  t.is(health.unresolvedHits, 0);
+});
+
+test('local durability (the default) acknowledges on the master alone', async (t) => {
+  const app = await startApp(t, redis.url);
+  t.is(app.settings.redis.durability, 'local');
+  t.is((await app.http.get('api/local')).statusCode, 200);
+  t.is(await app.totalHits(), 1);
+});
