@@ -2,21 +2,13 @@
 // ioredis's Cluster client: every key one operation touches must hash to one slot, or Redis
 // answers CROSSSLOT. Proven twice: by asking Redis for the slot of every key name keys.ts builds,
 // and by running every route that writes or reads several keys at once against the cluster.
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import calculateSlot from 'cluster-key-slot';
-import got from 'got';
 import { Cluster } from 'ioredis';
-import { pino } from 'pino';
-import { createApp } from '../src/app.js';
 import { bucketsAt } from '../src/analytics/buckets.js';
-import { createHttpServer } from '../src/http.js';
-import { RedisConnection } from '../src/redis/connection.js';
 import { createKeys, createShardKeys } from '../src/redis/keys.js';
-import { parseSettings, type Settings } from '../src/settings.js';
-import { defaultSettingsJson } from './helpers/app.js';
-import { startCluster, type TestCluster } from './helpers/cluster.js';
+import { clusterSettings, startCluster, startClusterApp, type TestCluster } from './helpers/cluster.js';
 import { assertMatchesSingleSet } from './helpers/reference.js';
 
 let cluster: TestCluster;
@@ -49,34 +41,9 @@ test('every key of one ranking, and every key of the jobs, hashes to one slot', 
   }
 });
 
-/** An app on the cluster through RedisConnection's Cluster client, on an ephemeral port. */
-async function clusterApp(t: ExecutionContext, shards: number, durability: 'local' | 'replicated' = 'local') {
-  const json = defaultSettingsJson();
-  json.redis.durability = durability;
-  json.redis.replicationTimeoutMs = 1000;
-  json.server.host = '127.0.0.1';
-  json.redis.keyPrefix = `test:${randomUUID()}:`;
-  json.redis.cluster.nodes = cluster.nodes.map(({ host, port }) => `${host}:${port}`);
-  json.redis.shards = shards;
-  json.rateLimits = { api: [], read: [], write: [] };
-  return appOn(t, parseSettings(json));
-}
-
-async function appOn(t: ExecutionContext, settings: Settings) {
-  const redis = new RedisConnection({ url: '', clusterNodes: settings.redis.cluster.nodes, commandTimeoutMs: settings.redis.commandTimeoutMs, connectTimeoutMs: settings.redis.connectTimeoutMs });
-  await redis.connect();
-  const app = createApp({ settings, redis, logger: pino({ level: 'silent' }) });
-  const server = createHttpServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(async () => {
-    await app.stopJobs();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    await redis.close();
-  });
-  const http = got.extend({ prefixUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' });
-  return { http, redis, settings };
-}
+const clusterApp = (t: ExecutionContext, shards: number, durability: 'local' | 'replicated' = 'local') =>
+  startClusterApp(t, clusterSettings(cluster, { shards, durability }));
+const appOn = startClusterApp;
 
 test('hits, rankings, windows, visitors, events and load-test jobs run on Redis Cluster without CROSSSLOT', async (t) => {
   t.timeout(120_000);
@@ -94,7 +61,7 @@ test('hits, rankings, windows, visitors, events and load-test jobs run on Redis 
 
   const stats = await http.get('stats');
   t.is(stats.statusCode, 200, JSON.stringify(stats.body));
-  const ranking = stats.body as Array<{ path: string; hits: number }>;
+  const ranking = stats.body as unknown as Array<{ path: string; hits: number }>;
   t.deepEqual(Object.fromEntries(ranking.map((row) => [row.path, row.hits])), Object.fromEntries(expected));
   const windowed = await http.get('stats?window=1h');
   t.is(windowed.statusCode, 200, JSON.stringify(windowed.body));
@@ -110,7 +77,7 @@ test('hits, rankings, windows, visitors, events and load-test jobs run on Redis 
   t.like(job.body, { succeeded: 200, failed: 0 });
   const jobs = await http.get('test/jobs');
   t.is(jobs.statusCode, 200, JSON.stringify(jobs.body));
-  const total = (await http.get('stats')).body as Array<{ hits: number }>;
+  const total = (await http.get('stats')).body as unknown as Array<{ hits: number }>;
   t.is(total.reduce((sum, row) => sum + row.hits, 0), 260);
 
   const reset = await http.delete('stats');
@@ -142,7 +109,7 @@ test('replicas share the cluster: a job started on one is read and cancelled fro
   const other = await appOn(t, one.settings);
   const started = await one.http.post('test/1000000?async=1&concurrency=5&rate=200');
   t.is(started.statusCode, 202, JSON.stringify(started.body));
-  const { id } = started.body as { id: string };
+  const { id } = started.body as unknown as { id: string };
   const seen = await other.http.get(`test/jobs/${id}`);
   t.is(seen.statusCode, 200, JSON.stringify(seen.body));
   t.like(seen.body, { id });
@@ -151,7 +118,7 @@ test('replicas share the cluster: a job started on one is read and cancelled fro
   let status = '';
   for (let i = 0; i < 100 && status !== 'cancelled'; i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    status = ((await other.http.get(`test/jobs/${id}`)).body as { status: string }).status;
+    status = ((await other.http.get(`test/jobs/${id}`)).body as unknown as { status: string }).status;
   }
   t.is(status, 'cancelled');
   t.is((await one.http.delete('stats')).statusCode, 200);
@@ -162,7 +129,7 @@ test('replicated durability on the cluster: every hit is acknowledged once a rep
   const { http } = await clusterApp(t, 3, 'replicated');
   const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => http.get(`api/replicated/${i % 10}`)));
   t.deepEqual([...new Set(answers.map((answer) => answer.statusCode))], [200]);
-  const rows = (await http.get('stats')).body as Array<{ hits: number }>;
+  const rows = (await http.get("stats")).body as unknown as Array<{ hits: number }>;
   t.is(rows.reduce((sum, row) => sum + row.hits, 0), 50);
   t.is((await http.delete('stats')).statusCode, 200);
 });

@@ -15,7 +15,7 @@ import type { Clock } from '../clock.js';
 import { ServiceUnavailableError } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
 import type { Scripts } from '../redis/scripts.js';
-import { unavailable } from '../redis/unavailable.js';
+import { refusedForNow, unavailable } from '../redis/unavailable.js';
 import type { Settings } from '../settings.js';
 import { mergeSorted, rankedBefore } from './merge.js';
 import { shardOf } from './shards.js';
@@ -135,6 +135,7 @@ export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOption
 
 const ZMSCORE_CHUNK = 1000;
 const RECONCILE_EVERY_MS = 250;
+const UNREPLICATED_BACKOFF_MS = 1000;
 // Hits per record-hits.lua call: about 10 Redis commands each, so a call stays well under a millisecond.
 const MAX_PER_CALL = 200;
 
@@ -163,6 +164,8 @@ export class HitStore {
   readonly #epochs: string[] = [];
   readonly #seqs: number[] = [];
   readonly #epochShard = new Map<string, number>();
+  // Durability replicated: per shard, until when batches are refused because the last WAIT found no replica.
+  readonly #unreplicatedUntil: number[] = [];
   #retracted = 0;
   #batch: PendingHit[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -241,6 +244,16 @@ export class HitStore {
 
   /** Sends hits of one shard, in sequence order. */
   #flushShard(batch: PendingHit[]): void {
+    const waitMs = this.#o.replicatedWithinMs;
+    const shard = batch[0]!.shard;
+    // WAIT holds the connection until it returns: while a shard has no replica in sync, one batch
+    // a second finds out, and the others are refused before they are sent (not counted, 503)
+    // instead of queueing one wait each behind it.
+    if (waitMs !== undefined && this.#o.clock.now() < (this.#unreplicatedUntil[shard] ?? 0)) {
+      const error = new ServiceUnavailableError('No Redis replica is in sync: the hit was not counted (durability replicated)');
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
     const pipeline = this.#o.redis.pipeline() as unknown as { hcRecordHits(...args: Array<string | number>): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
     // One script call per run of hits in the same second (their bucket keys and the live feed's
     // per-second counter), at most MAX_PER_CALL long so that no single call holds Redis for long,
@@ -256,7 +269,6 @@ export class HitStore {
       calls.push(hits);
       start = end;
     }
-    const waitMs = this.#o.replicatedWithinMs;
     // WAIT counts the replicas that have every write this connection made so far: the batch.
     if (waitMs !== undefined) (pipeline as unknown as { wait(replicas: number, ms: number): void }).wait(1, waitMs);
     this.#timed('record_hits', batch.length, pipeline.exec()).then(
@@ -265,6 +277,7 @@ export class HitStore {
         // so it is not acknowledged. It is resolved like a lost reply: found applied, taken back.
         const unreplicated = waitMs !== undefined && Number(results?.[calls.length]?.[1] ?? 0) < 1
           ? new NotReplicatedError(`no replica confirmed the batch within ${waitMs} ms`) : undefined;
+        if (unreplicated) this.#unreplicatedUntil[shard] = this.#o.clock.now() + UNREPLICATED_BACKOFF_MS;
         calls.forEach((hits, i) => {
           const [error, counts] = results?.[i] ?? [new Error('no reply'), null];
           if (error || unreplicated) for (const pending of hits) this.#failed(pending, error ?? unreplicated!);
@@ -311,7 +324,8 @@ export class HitStore {
   }
 
   #failed(pending: PendingHit, error: Error): void {
-    if (error instanceof ReplyError) return pending.reject(error);
+    if (error instanceof ReplyError && !refusedForNow(error)) return pending.reject(error);
+    if (refusedForNow(error)) return pending.reject(new ServiceUnavailableError('Redis is unavailable: the hit was not counted', { cause: error }));
     if (!NOT_SENT.test(error.message)) {
       this.#unresolved.add(pending.epoch, pending.seq, { kind: 'answered503', path: pending.hit.path, time: pending.hit.time });
       if (pending.epoch === this.#epochs[pending.shard]) this.#rollEpoch(pending.shard);
@@ -413,8 +427,9 @@ export class HitStore {
     // call's last one is what Redis records), as record-hits does for hits.
     const failed = ({ groups: chunk, seq }: { groups: Group[]; seq: number }, error: Error) => {
       const hits = chunk.reduce((sum, group) => sum + group.count, 0);
+      // Not run, and may be run later: kept for the next flush, as when it could not be sent.
+      if (NOT_SENT.test(error.message) || refusedForNow(error)) return chunk.forEach((group) => this.#requeue(group));
       if (error instanceof ReplyError) return logger.error({ err: error, paths: chunk.length, hits }, 'Redis refused a write-behind flush; its hits are lost');
-      if (NOT_SENT.test(error.message)) return chunk.forEach((group) => this.#requeue(group));
       chunk.forEach((group, j) => this.#unresolved.add(epoch, seq - chunk.length + 1 + j, { kind: 'flushed', group }));
       if (epoch === this.#epochs[shard]) this.#rollEpoch(shard);
       this.#timer ??= setInterval(() => void this.reconcile(), RECONCILE_EVERY_MS).unref();

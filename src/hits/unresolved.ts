@@ -15,9 +15,11 @@ export interface Resolution<T> {
   notApplied: T[];
 }
 
-// ioredis emits 'close' before it rejects the commands that were in flight, so those arrive
-// here after their epoch closed: the last few closing times are kept for them to find.
-const RECENT_CLOSES = 16;
+// ioredis emits 'close' before it rejects the commands that were in flight, and an epoch is also
+// ended at its first unknown outcome while its other hits are still on their way: those arrive
+// here after their epoch closed, so closing times are kept for them to find. Far longer than any
+// command can stay in flight (redis.commandTimeoutMs), however many epochs end meanwhile.
+const KEEP_CLOSES_MS = 60_000;
 
 export class UnresolvedHits<T> {
   readonly #epochs = new Map<string, Epoch<T>>();
@@ -49,7 +51,11 @@ export class UnresolvedHits<T> {
     const entry = this.#epochs.get(epoch);
     if (entry && entry.closedAt === undefined) entry.closedAt = at;
     this.#recentlyClosed.set(epoch, at);
-    if (this.#recentlyClosed.size > RECENT_CLOSES) this.#recentlyClosed.delete(this.#recentlyClosed.keys().next().value!);
+    // Oldest first (insertion order): drop the ones no in-flight command can still belong to.
+    for (const [old, closedAt] of this.#recentlyClosed) {
+      if (at - closedAt < KEEP_CLOSES_MS) break;
+      this.#recentlyClosed.delete(old);
+    }
   }
 
   /**

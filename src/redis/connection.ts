@@ -57,6 +57,9 @@ export class RedisConnection {
         // Reads from masters only: a replica may lag, and /stats must show what was counted.
         scaleReads: 'master',
         slotsRefreshTimeout: options.connectTimeoutMs,
+        // Learn a failover's new master within a second even when no MOVED reply says so (a dead
+        // master answers nothing); ioredis 5 does not refresh periodically unless asked.
+        slotsRefreshInterval: 1000,
         lazyConnect: true,
       };
       this.client = new Cluster(options.clusterNodes.map(parseNode), clusterOptions) as unknown as Redis;

@@ -9,7 +9,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import getPort, { portNumbers } from 'get-port';
 import { Redis } from 'ioredis';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { ExecutionContext } from 'ava';
+import got, { type Got } from 'got';
+import { pino } from 'pino';
+import { createApp } from '../../src/app.js';
+import { createHttpServer } from '../../src/http.js';
+import { RedisConnection } from '../../src/redis/connection.js';
 import { ensureRedisServer } from '../../src/redis/embedded.js';
+import { parseSettings, type Settings } from '../../src/settings.js';
+import { defaultSettingsJson } from './app.js';
 
 export interface ClusterNode {
   port: number;
@@ -89,4 +99,34 @@ export async function startCluster(): Promise<TestCluster> {
     await stop();
     throw error;
   }
+}
+
+/** Settings for an app on `cluster`, with its own key prefix and no rate limits. */
+export function clusterSettings(cluster: TestCluster, { shards = 1, durability = 'local' }: { shards?: number; durability?: 'local' | 'replicated' } = {}): Settings {
+  const json = defaultSettingsJson();
+  json.server.host = '127.0.0.1';
+  json.redis.keyPrefix = `test:${randomUUID()}:`;
+  json.redis.cluster.nodes = cluster.nodes.map(({ host, port }) => `${host}:${port}`);
+  json.redis.shards = shards;
+  json.redis.durability = durability;
+  json.redis.replicationTimeoutMs = 200;
+  json.rateLimits = { api: [], read: [], write: [] };
+  return parseSettings(json);
+}
+
+/** An app (a replica) on the cluster through RedisConnection's Cluster client, on an ephemeral port. */
+export async function startClusterApp(t: ExecutionContext, settings: Settings): Promise<{ url: string; http: Got; redis: RedisConnection; settings: Settings }> {
+  const redis = new RedisConnection({ url: '', clusterNodes: settings.redis.cluster.nodes, commandTimeoutMs: settings.redis.commandTimeoutMs, connectTimeoutMs: settings.redis.connectTimeoutMs });
+  await redis.connect();
+  const app = createApp({ settings, redis, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const server = createHttpServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(async () => {
+    await app.stopJobs();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await redis.close();
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, http: got.extend({ prefixUrl: url, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' }), redis, settings };
 }

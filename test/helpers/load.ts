@@ -6,6 +6,8 @@ import pLimit from 'p-limit';
 
 export interface Outcomes {
   statuses: Map<number, number>;
+  /** 2xx answers per path (`/api/<prefix>/<i>`). */
+  okByPath: Map<string, number>;
   errors: Map<string, number>;
   /** Latency of each 503, to check it came within the bound. */
   slowest503Ms: number;
@@ -31,6 +33,7 @@ export async function hammer(baseUrl: string, options: HammerOptions): Promise<O
   const agent = new Agent({ keepAlive, maxSockets: concurrency });
   const client = got.extend({ prefixUrl: baseUrl, agent: { http: agent }, retry: { limit: 0 }, throwHttpErrors: false, timeout: { request: 15_000 } });
   const statuses = new Map<number, number>();
+  const okByPath = new Map<string, number>();
   const errors = new Map<string, number>();
   let slowest503Ms = 0;
   const limit = pLimit(concurrency);
@@ -38,8 +41,10 @@ export async function hammer(baseUrl: string, options: HammerOptions): Promise<O
   const one = async (i: number) => {
     const started = performance.now();
     try {
-      const { statusCode } = await client.get(`api/${prefix}/${i % spread}`);
+      const path = `api/${prefix}/${i % spread}`;
+      const { statusCode } = await client.get(path);
       statuses.set(statusCode, (statuses.get(statusCode) ?? 0) + 1);
+      if (statusCode >= 200 && statusCode < 300) okByPath.set(`/${path}`, (okByPath.get(`/${path}`) ?? 0) + 1);
       if (statusCode === 503) slowest503Ms = Math.max(slowest503Ms, performance.now() - started);
     } catch (error) {
       const code = (error as { code?: string }).code ?? 'UNKNOWN';
@@ -56,6 +61,7 @@ export async function hammer(baseUrl: string, options: HammerOptions): Promise<O
   agent.destroy();
   return {
     statuses,
+    okByPath,
     errors,
     slowest503Ms,
     count: (status) => statuses.get(status) ?? 0,
