@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import getPort from 'get-port';
+import autocannon from 'autocannon';
 import got from 'got';
 import { ensureRedisServer, startRedisServer, type RedisServerProcess } from '../src/redis/embedded.js';
 
@@ -81,4 +82,20 @@ export async function rssBytes(pid: number): Promise<number> {
 async function childPids(pid: number): Promise<number[]> {
   const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
   return text.trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+export interface Measurement { rps: number; p50: number; p99: number; cpuUsPerRequest: number }
+
+/** autocannon against `target` for `duration` s, with the target's CPU µs per request; any non-2xx fails it. */
+export async function measure(target: Child, options: { path: () => string; connections: number; duration: number }): Promise<Measurement> {
+  const cpuBefore = await cpuMicros(target.child.pid!);
+  const result = await autocannon({
+    url: target.url,
+    connections: options.connections,
+    duration: options.duration,
+    requests: [{ setupRequest: (request) => ({ ...request, path: options.path() }) }],
+  });
+  const cpu = (await cpuMicros(target.child.pid!)) - cpuBefore;
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { rps: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99, cpuUsPerRequest: cpu / result.requests.total };
 }

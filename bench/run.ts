@@ -1,4 +1,5 @@
 // npm run bench [-- --duration 5 --rounds 3 --connections 50 --paths 100000 --stats-paths 1000000 --out file.json]
+// npm run bench -- --cluster: /api/* on a local Redis Cluster with 2 workers, 1 shard vs 3 (bench/cluster.ts)
 // The whole benchmark, in one process tree on loopback, about a minute with the defaults:
 // 1. /api/* with random paths from a large vocabulary, on each server configuration, on a bare
 //    Koa hello-world and on a naive Koa + ZINCRBY counter, interleaved round after round: median req/s, p50, p99, CPU µs per request,
@@ -13,7 +14,7 @@ import autocannon from 'autocannon';
 import got from 'got';
 import { Redis } from 'ioredis';
 import type { JobReport } from '../src/loadgen/jobs.js';
-import { build, cpuMicros, machine, median, rssBytes, startNode, startRedis, UNLIMITED, type Child } from './lib.js';
+import { build, machine, measure, median, rssBytes, startNode, startRedis, UNLIMITED, type Child, type Measurement } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     paths: { type: 'string', default: '100000' },
     'stats-paths': { type: 'string', default: '1000000' },
     out: { type: 'string' },
+    // Only the scale-out comparison: shards 1 vs 3 on a local Redis Cluster (bench/cluster.ts).
+    cluster: { type: 'boolean', default: false },
   },
 });
 const duration = Number(values.duration);
@@ -31,25 +34,14 @@ const connections = Number(values.connections);
 const vocabulary = Number(values.paths);
 const statsPaths = Number(values['stats-paths']);
 
-interface Measurement { rps: number; p50: number; p99: number; cpuUsPerRequest: number }
-
-async function measure(target: Child, options: { path: () => string; connections: number; duration: number }): Promise<Measurement> {
-  const cpuBefore = await cpuMicros(target.child.pid!);
-  const result = await autocannon({
-    url: target.url,
-    connections: options.connections,
-    duration: options.duration,
-    requests: [{ setupRequest: (request) => ({ ...request, path: options.path() }) }],
-  });
-  const cpu = (await cpuMicros(target.child.pid!)) - cpuBefore;
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return { rps: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99, cpuUsPerRequest: cpu / result.requests.total };
-}
-
 const randomHit = () => `/api/bench/p${Math.floor(Math.random() * vocabulary)}`;
 
 async function main(): Promise<void> {
   await build();
+  if (values.cluster) {
+    const { benchCluster } = await import('./cluster.js');
+    return benchCluster({ duration, rounds, connections, vocabulary, out: values.out });
+  }
   const { redis, cleanup } = await startRedis();
   const started: Child[] = [];
   const start = async (...args: Parameters<typeof startNode>) => { const child = await startNode(...args); started.push(child); return child; };
