@@ -5,10 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import calculateSlot from 'cluster-key-slot';
+import got from 'got';
 import { Cluster } from 'ioredis';
 import { bucketsAt } from '../src/analytics/buckets.js';
 import { createKeys, createShardKeys } from '../src/redis/keys.js';
 import { clusterSettings, startCluster, startClusterApp, type TestCluster } from './helpers/cluster.js';
+import { spawnServer } from './helpers/process.js';
 import { assertMatchesSingleSet } from './helpers/reference.js';
 
 let cluster: TestCluster;
@@ -43,8 +45,6 @@ test('every key of one ranking, and every key of the jobs, hashes to one slot', 
 
 const clusterApp = (t: ExecutionContext, shards: number, durability: 'local' | 'replicated' = 'local') =>
   startClusterApp(t, clusterSettings(cluster, { shards, durability }));
-const appOn = startClusterApp;
-
 test('hits, rankings, windows, visitors, events and load-test jobs run on Redis Cluster without CROSSSLOT', async (t) => {
   t.timeout(120_000);
   const { http, redis } = await clusterApp(t, 1);
@@ -103,25 +103,44 @@ test('3 shards live on the 3 masters, and /stats over them equals one sorted set
   t.is((await http.delete('stats')).statusCode, 200);
 });
 
-test('replicas share the cluster: a job started on one is read and cancelled from another', async (t) => {
+test('two server processes on REDIS_CLUSTER_NODES share the ranking, and a job started on one is read and cancelled from the other', async (t) => {
   t.timeout(120_000);
-  const one = await clusterApp(t, 3);
-  const other = await appOn(t, one.settings);
-  const started = await one.http.post('test/1000000?async=1&concurrency=5&rate=200');
+  const env = {
+    REDIS_CLUSTER_NODES: cluster.nodes.map(({ host, port }) => `${host}:${port}`).join(','),
+    REDIS_SHARDS: '3',
+    REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
+    // The default rate limits stay on: their counters live in the cluster too.
+  };
+  const servers = [spawnServer(env), spawnServer(env)];
+  t.teardown(() => { for (const server of servers) server.child.kill('SIGKILL'); });
+  await Promise.all(servers.map((server) => server.waitFor(/hitcounter is listening/)));
+  const [one, two] = servers.map((server) => got.extend({ prefixUrl: server.url(), throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' }));
+  t.false(/embedded|redis-server/.test(servers[0]!.output()), 'no embedded Redis with cluster nodes set');
+
+  for (let i = 0; i < 30; i++) t.is((await (i % 2 ? one! : two!).get(`api/replicas/${i % 6}`)).statusCode, 200);
+  const fromOne = (await one!.get('stats')).body;
+  t.deepEqual((await two!.get('stats')).body, fromOne, 'both replicas read the same ranking');
+  t.is((fromOne as Array<{ hits: number }>).reduce((sum, row) => sum + row.hits, 0), 30);
+
+  const started = await one!.post('test/1000000?async=1&concurrency=5&rate=200');
   t.is(started.statusCode, 202, JSON.stringify(started.body));
-  const { id } = started.body as unknown as { id: string };
-  const seen = await other.http.get(`test/jobs/${id}`);
+  const { id } = started.body as { id: string };
+  const seen = await two!.get(`test/jobs/${id}`);
   t.is(seen.statusCode, 200, JSON.stringify(seen.body));
   t.like(seen.body, { id });
-  const cancelled = await other.http.delete(`test/jobs/${id}`);
+  const cancelled = await two!.delete(`test/jobs/${id}`);
   t.is(cancelled.statusCode, 202, 'the other replica does not run the job: it asks the first to cancel it');
   let status = '';
   for (let i = 0; i < 100 && status !== 'cancelled'; i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    status = ((await other.http.get(`test/jobs/${id}`)).body as unknown as { status: string }).status;
+    status = ((await two!.get(`test/jobs/${id}`)).body as { status: string }).status;
   }
   t.is(status, 'cancelled');
-  t.is((await one.http.delete('stats')).statusCode, 200);
+  const limited = await two!.get('stats');
+  t.truthy(limited.headers['ratelimit-remaining'], 'the read limit is counted in the cluster');
+  t.is((await one!.delete('stats')).statusCode, 200);
+  for (const server of servers) server.child.kill('SIGTERM');
+  t.deepEqual(await Promise.all(servers.map((server) => server.exited)), [0, 0], 'both stop cleanly');
 });
 
 test('replicated durability on the cluster: every hit is acknowledged once a replica has it, and counted once', async (t) => {
