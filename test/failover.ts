@@ -27,10 +27,17 @@ async function failover(t: ExecutionContext, durability: 'local' | 'replicated')
   const stop = new AbortController();
   const load = [one, two].map((app) => hammer(app.url, { concurrency: 20, until: stop.signal, prefix: 'failover', spread: 300 }));
   await sleep(1500);
+  const slot = calculateSlot(shard0.hits);
   victim.kill();
   const killedAt = Date.now();
-  // The replica is promoted after cluster-node-timeout (2 s) and the vote; load goes on meanwhile.
-  await sleep(8000);
+  // The replica is promoted after cluster-node-timeout (2 s) and the vote; load goes on meanwhile,
+  // and the client learns the new master from its slot refresh (every second).
+  let promotedAfterMs: number | undefined;
+  while (Date.now() - killedAt < 8000) {
+    if (promotedAfterMs === undefined && client.slots[slot]?.[0] !== undefined && client.slots[slot]![0] !== `127.0.0.1:${victimPort}`) promotedAfterMs = Date.now() - killedAt;
+    await sleep(100);
+  }
+  t.not(promotedAfterMs, undefined, "shard 0's slot has a new master: the replica was promoted");
   stop.abort();
   const outcomes: Outcomes[] = await Promise.all(load);
   const loadEndedAfterMs = Date.now() - killedAt;
@@ -61,7 +68,7 @@ async function failover(t: ExecutionContext, durability: 'local' | 'replicated')
   }
   const statuses = outcomes.map((o) => Object.fromEntries(o.statuses));
   const lost = perShard[0]!.ok - perShard[0]!.counted;
-  t.log(`${durability}: 2xx ${perShard.map((s) => s.ok).join('/')} per shard, counted ${perShard.map((s) => s.counted).join('/')}; shard 0's master killed, load stopped ${loadEndedAfterMs} ms later, unresolved hits resolved ${resolvedAfterMs} ms after the kill; acknowledged but lost with it: ${lost}; statuses ${JSON.stringify(statuses)}; health ${JSON.stringify(healths)}`);
+  t.log(`${durability}: 2xx ${perShard.map((s) => s.ok).join('/')} per shard, counted ${perShard.map((s) => s.counted).join('/')}; shard 0's master killed, replica promoted and known ${promotedAfterMs} ms later, load stopped ${loadEndedAfterMs} ms later, unresolved hits resolved ${resolvedAfterMs} ms after the kill; acknowledged but lost with it: ${lost}; statuses ${JSON.stringify(statuses)}; health ${JSON.stringify(healths)}`);
   for (const status of statuses) t.deepEqual(Object.keys(status).filter((code) => code !== '200' && code !== '503'), [], 'only 200 or 503');
   t.true(perShard[0]!.ok > 0 && perShard[1]!.ok > 0 && perShard[2]!.ok > 0, 'every shard took hits');
   for (const [i, s] of perShard.entries()) t.is(s.overcounted, 0, `shard ${i}: no path counted more often than it was answered 2xx`);
