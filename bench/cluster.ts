@@ -4,7 +4,7 @@
 // with random paths. Prints a table and writes bench/results/cluster-<date>.json.
 import { writeFile } from 'node:fs/promises';
 import { startCluster } from '../test/helpers/cluster.js';
-import { machine, measure, median, startNode, UNLIMITED, type Child, type Measurement } from './lib.js';
+import { interleaved, machine, startNode, UNLIMITED, type Child } from './lib.js';
 
 export async function benchCluster(options: { duration: number; rounds: number; connections: number; vocabulary: number; out?: string }): Promise<void> {
   const { duration, rounds, connections, vocabulary } = options;
@@ -20,21 +20,7 @@ export async function benchCluster(options: { duration: number; rounds: number; 
       { name: 'hitcounter on Redis Cluster, 2 workers, 3 shards', child: await server(3) },
     ];
     const randomHit = () => `/api/bench/p${Math.floor(Math.random() * vocabulary)}`;
-    for (const { child } of targets) await measure(child, { path: randomHit, connections, duration: 1 }); // warm-up
-    const samples = new Map<string, Measurement[]>(targets.map((t) => [t.name, []]));
-    for (let round = 1; round <= rounds; round++) {
-      for (const { name, child } of targets) {
-        const m = await measure(child, { path: randomHit, connections, duration });
-        samples.get(name)!.push(m);
-        console.error(`round ${round}: ${name}: ${Math.round(m.rps)} req/s, ${m.cpuUsPerRequest.toFixed(1)} µs CPU/request`);
-      }
-    }
-    const koa = median(samples.get(targets[0]!.name)!.map((m) => m.rps));
-    const rows = targets.map(({ name }) => {
-      const ms = samples.get(name)!;
-      const rps = Math.round(median(ms.map((m) => m.rps)));
-      return { server: name, rps, p50: median(ms.map((m) => m.p50)), p99: median(ms.map((m) => m.p99)), cpuUsPerRequest: Math.round(median(ms.map((m) => m.cpuUsPerRequest)) * 10) / 10, rpsVsKoa: Math.round((rps / koa) * 100) / 100 };
-    });
+    const rows = await interleaved(targets, { path: randomHit, connections, duration, rounds });
     console.table(rows);
     const summary = {
       command: `npm run bench -- --cluster --duration ${duration} --rounds ${rounds} --connections ${connections} --paths ${vocabulary}`,

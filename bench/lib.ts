@@ -99,3 +99,31 @@ export async function measure(target: Child, options: { path: () => string; conn
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { rps: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99, cpuUsPerRequest: cpu / result.requests.total };
 }
+
+export interface ApiRow { server: string; rps: number; p50: number; p99: number; cpuUsPerRequest: number; rpsVsKoa: number; cpuVsKoa: number }
+
+/**
+ * Loads every target with `path()`, interleaved (A B C, A B C, …) over `rounds` after a 1 s
+ * warm-up each, and returns their medians with the ratios to the first target (the baseline).
+ */
+export async function interleaved(targets: Array<{ name: string; child: Child }>, options: { path: () => string; connections: number; duration: number; rounds: number }): Promise<ApiRow[]> {
+  const { path, connections, duration, rounds } = options;
+  for (const { child } of targets) await measure(child, { path, connections, duration: 1 });
+  const samples = new Map<string, Measurement[]>(targets.map((t) => [t.name, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const { name, child } of targets) {
+      const m = await measure(child, { path, connections, duration });
+      samples.get(name)!.push(m);
+      console.error(`round ${round}: ${name}: ${Math.round(m.rps)} req/s, ${m.cpuUsPerRequest.toFixed(1)} µs CPU/request`);
+    }
+  }
+  const summarize = (name: string) => {
+    const ms = samples.get(name)!;
+    return { rps: Math.round(median(ms.map((m) => m.rps))), p50: median(ms.map((m) => m.p50)), p99: median(ms.map((m) => m.p99)), cpuUsPerRequest: Math.round(median(ms.map((m) => m.cpuUsPerRequest)) * 10) / 10 };
+  };
+  const base = summarize(targets[0]!.name);
+  return targets.map(({ name }) => {
+    const s = summarize(name);
+    return { server: name, ...s, rpsVsKoa: Math.round((s.rps / base.rps) * 100) / 100, cpuVsKoa: Math.round((s.cpuUsPerRequest / base.cpuUsPerRequest) * 100) / 100 };
+  });
+}

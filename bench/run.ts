@@ -14,7 +14,7 @@ import autocannon from 'autocannon';
 import got from 'got';
 import { Redis } from 'ioredis';
 import type { JobReport } from '../src/loadgen/jobs.js';
-import { build, machine, measure, median, rssBytes, startNode, startRedis, UNLIMITED, type Child, type Measurement } from './lib.js';
+import { build, interleaved, machine, measure, median, rssBytes, startNode, startRedis, UNLIMITED, type Child } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -56,24 +56,7 @@ async function main(): Promise<void> {
       { name: 'hitcounter, event log off', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:noevents:', EVENTS_ENABLED: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
       { name: 'hitcounter, counter only', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:counter:', EVENTS_ENABLED: 'false', ANALYTICS_BUCKETS: 'false', ANALYTICS_VISITORS: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
     ];
-    for (const { child } of targets) await measure(child, { path: randomHit, connections, duration: 1 }); // warm-up
-    const samples = new Map<string, Measurement[]>(targets.map((t) => [t.name, []]));
-    for (let round = 1; round <= rounds; round++) {
-      for (const { name, child } of targets) {
-        const m = await measure(child, { path: randomHit, connections, duration });
-        samples.get(name)!.push(m);
-        console.error(`round ${round}: ${name}: ${Math.round(m.rps)} req/s, ${m.cpuUsPerRequest.toFixed(1)} µs CPU/request`);
-      }
-    }
-    const summarize = (name: string) => {
-      const ms = samples.get(name)!;
-      return { rps: Math.round(median(ms.map((m) => m.rps))), p50: median(ms.map((m) => m.p50)), p99: median(ms.map((m) => m.p99)), cpuUsPerRequest: Math.round(median(ms.map((m) => m.cpuUsPerRequest)) * 10) / 10 };
-    };
-    const base = summarize(targets[0]!.name);
-    const api = targets.map(({ name }) => {
-      const s = summarize(name);
-      return { server: name, ...s, rpsVsKoa: Math.round((s.rps / base.rps) * 100) / 100, cpuVsKoa: Math.round((s.cpuUsPerRequest / base.cpuUsPerRequest) * 100) / 100 };
-    });
+    const api = await interleaved(targets, { path: randomHit, connections, duration, rounds });
     console.table(api);
     for (const { child } of targets.slice(3)) await child.stop();
 
