@@ -27,3 +27,15 @@ export function shardTags(ranking: string, shards: number): string[] {
     }
   });
 }
+
+/** Items grouped by shard (`shardOfItem`), each group in the items' order: a pipeline per shard. */
+export function groupByShard<T>(items: Iterable<T>, shardOfItem: (item: T) => number): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const shard = shardOfItem(item);
+    const group = groups.get(shard);
+    if (group) group.push(item);
+    else groups.set(shard, [item]);
+  }
+  return groups;
+}

@@ -18,7 +18,7 @@ import type { Scripts } from '../redis/scripts.js';
 import { refusedForNow, unavailable } from '../redis/unavailable.js';
 import type { Settings } from '../settings.js';
 import { mergeSorted, rankedBefore } from './merge.js';
-import { shardOf } from './shards.js';
+import { groupByShard, shardOf } from './shards.js';
 import { UnresolvedHits } from './unresolved.js';
 
 export interface PathHits {
@@ -233,13 +233,7 @@ export class HitStore {
     this.#batch = [];
     // One pipeline per shard: on Redis Cluster a pipeline must stay in one slot.
     if (this.#shards.length === 1) return this.#flushShard(batch);
-    const byShard = new Map<number, PendingHit[]>();
-    for (const pending of batch) {
-      const hits = byShard.get(pending.shard);
-      if (hits) hits.push(pending);
-      else byShard.set(pending.shard, [pending]);
-    }
-    for (const hits of byShard.values()) this.#flushShard(hits);
+    for (const hits of groupByShard(batch, (pending) => pending.shard).values()) this.#flushShard(hits);
   };
 
   /** Sends hits of one shard, in sequence order. */
@@ -385,14 +379,8 @@ export class HitStore {
     // Sorted by minute, so that each call of add-hits.lua covers one minute's bucket keys.
     const groups = [...this.#pending.values()].sort((a, b) => a.time - b.time);
     this.#pending.clear();
-    const byShard = new Map<number, Group[]>();
-    for (const group of groups) {
-      const shard = shardOf(group.path, this.#shards.length);
-      const list = byShard.get(shard);
-      if (list) list.push(group);
-      else byShard.set(shard, [group]);
-    }
     // One pipeline per shard (one slot each on Redis Cluster), all in flight together.
+    const byShard = groupByShard(groups, (group) => shardOf(group.path, this.#shards.length));
     await Promise.all([...byShard].map(([shard, list]) => this.#flushShardPending(shard, list)));
     // Bounded by the paths seen lately, not by all paths ever counted.
     if (this.#lastKnown.size > 100_000) this.#lastKnown.clear();
@@ -570,13 +558,7 @@ export class HitStore {
     // Each PFCOUNT reads one path's days, all in its shard's slot; on a cluster a pipeline must
     // stay in one slot too, so there is one per shard.
     const counts: number[] = new Array(paths.length);
-    const byShard = new Map<number, number[]>();
-    paths.forEach((path, i) => {
-      const shard = shardOf(path, this.#shards.length);
-      const list = byShard.get(shard);
-      if (list) list.push(i);
-      else byShard.set(shard, [i]);
-    });
+    const byShard = groupByShard(paths.keys(), (i) => shardOf(paths[i]!, this.#shards.length));
     await Promise.all([...byShard].map(async ([shard, indexes]) => {
       const keys = this.#shards[shard]!;
       const pipeline = this.#o.redis.pipeline();
