@@ -128,17 +128,13 @@ export class TrafficSampler {
       for (let second = from; second <= newest; second++) names.push(keys.second(second));
       return redis.mget(...names);
     }));
-    const values = perShard[0]!.map((_, i) => {
-      let sum: number | null = null;
-      for (const shard of perShard) if (shard[i] !== null && shard[i] !== undefined) sum = (sum ?? 0) + Number(shard[i]);
-      return sum === null ? null : String(sum);
-    });
+    // A missing counter is a second without hits.
+    const hitsPerSecond = perShard[0]!.map((_, i) => perShard.reduce((sum, values) => sum + Number(values[i] ?? 0), 0));
     if (run !== this.#run) return;
 
     const changed: TrafficPoint[] = [];
-    values.forEach((value, i) => {
+    hitsPerSecond.forEach((hits, i) => {
       const second = from + i;
-      const hits = value === null ? 0 : Number(value);
       if (this.#seconds.get(second) !== hits) changed.push({ t: second * 1000, hits });
       this.#seconds.set(second, hits);
     });
