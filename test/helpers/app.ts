@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { ExecutionContext } from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import got, { type Got } from 'got';
 import { pino } from 'pino';
 import { createApp, type AppDeps } from '../../src/app.js';
@@ -15,7 +15,7 @@ import { loadScripts } from '../../src/redis/scripts.js';
 import { systemClock } from '../../src/clock.js';
 import { parseSettings, SETTINGS_FILE, type Settings } from '../../src/settings.js';
 import { checkContract } from './contract.js';
-import { sumOfScores } from './redis.js';
+import { startRedis, sumOfScores, type TestRedis } from './redis.js';
 
 export const defaultSettingsJson = (): Settings => JSON.parse(readFileSync(SETTINGS_FILE, 'utf8')) as Settings;
 
@@ -81,3 +81,33 @@ export async function startApp(
     totalHits: () => sumOfScores(redis.client, keys.hits),
   };
 }
+
+type StartOptions = NonNullable<Parameters<typeof startApp>[2]>;
+
+let fileRedis: Promise<TestRedis> | undefined;
+// Registered while the test file loads (ava takes no hooks later); a no-op for a file that never used it.
+test.after.always('stop the shared Redis', async () => { await (await fileRedis)?.stop(); });
+
+/**
+ * The Redis of this test file: started on first use, shared by the file's tests (each app has its
+ * own key prefix), and stopped after the file's last test. Test files run in separate processes.
+ */
+export function sharedRedis(): Promise<TestRedis> {
+  fileRedis ??= startRedis();
+  return fileRedis;
+}
+
+type AppRun = (t: ExecutionContext, app: TestApp) => Promise<void> | void;
+
+const appMacro = (options: StartOptions = {}) =>
+  test.macro(async (t, run: AppRun) => {
+    const redis = await sharedRedis();
+    await run(t, await startApp(t, redis.url, options));
+  });
+
+/**
+ * got's withServer, for hitcounter: `test('…', withApp, async (t, app) => …)` gets an app on an
+ * ephemeral port with a unique key prefix and its clients, torn down (keys included) after the
+ * test. `withApp.using({ tweak, deps })` changes its settings or dependencies.
+ */
+export const withApp = Object.assign(appMacro(), { using: (options: StartOptions) => appMacro(options) });
