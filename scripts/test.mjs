@@ -1,14 +1,18 @@
 #!/usr/bin/env node
-// `npm test`: typecheck, then ava. ava runs with --tap and its TAP stream is parsed, so the
-// closing `N passed, N failed, N skipped` line comes from the runner's own per-test results.
+// `npm test`: the programs the tests run (preflight.mjs), typecheck, then ava. ava runs with
+// --tap and its TAP stream is parsed, so the closing `N passed, N failed, N skipped` line comes
+// from the runner's own per-test results.
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Parser } from 'tap-parser';
+import { preflight } from './preflight.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 const extraArgs = process.argv.slice(2);
+
+if (!preflight()) process.exit(1);
 
 console.log('# typecheck: tsc --noEmit');
 const typecheck = spawnSync(bin('tsc'), ['--noEmit', '-p', join(root, 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
