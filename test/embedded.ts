@@ -5,10 +5,11 @@ import { tempDir } from './helpers/tmp.js';
 import { Redis } from 'ioredis';
 import { EmbeddedRedisError } from '../src/errors.js';
 import { ensureRedisServer, INSTALL_HELP, redisAnswers, startRedisServer } from '../src/redis/embedded.js';
+import { redisServerBinary } from './helpers/redis.js';
 
 test('the embedded redis-server runs AOF with appendfsync everysec and keeps data across restarts', async (t) => {
   const dir = await tempDir(t);
-  const binary = await ensureRedisServer(() => {});
+  const binary = await redisServerBinary();
   const port = await getPort({ host: '127.0.0.1' });
   const options = { binary, port, dir, appendfsync: 'everysec' as const, startTimeoutMs: 10_000 };
 
@@ -34,7 +35,7 @@ test('the embedded redis-server runs AOF with appendfsync everysec and keeps dat
 
 test('a port that is taken fails with redis-server\'s own reason', async (t) => {
   const dir = await tempDir(t);
-  const binary = await ensureRedisServer(() => {});
+  const binary = await redisServerBinary();
   const port = await getPort({ host: '127.0.0.1' });
   const holder = await startRedisServer({ binary, port, dir, appendfsync: 'everysec', startTimeoutMs: 10_000 });
   t.teardown(() => holder.stop());

@@ -3,10 +3,10 @@ import test from 'ava';
 import getPort from 'get-port';
 import got from 'got';
 import { createLogger } from '../src/logger.js';
-import { startRedisServer, ensureRedisServer } from '../src/redis/embedded.js';
+import { startRedisServer } from '../src/redis/embedded.js';
 import { startApp } from './helpers/app.js';
 import { spawnServer } from './helpers/process.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
+import { redisServerBinary, startRedis, type TestRedis } from './helpers/redis.js';
 import { tempDir } from './helpers/tmp.js';
 
 let redis: TestRedis;
@@ -54,7 +54,7 @@ test('the server process logs neither the admin token nor the Redis password, an
   const dir = await tempDir(t);
   const password = 'redis-pass-5e6f7a';
   const redisPort = await getPort();
-  const secured = await startRedisServer({ binary: await ensureRedisServer(() => {}), port: redisPort, dir, appendfsync: 'everysec', startTimeoutMs: 10_000, password });
+  const secured = await startRedisServer({ binary: await redisServerBinary(), port: redisPort, dir, appendfsync: 'everysec', startTimeoutMs: 10_000, password });
   t.teardown(() => secured.stop());
   const server = spawnServer({ REDIS_URL: `redis://:${password}@127.0.0.1:${redisPort}`, HITCOUNTER_ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'trace' });
   t.teardown(() => { server.child.kill('SIGKILL'); });

@@ -4,14 +4,15 @@ import { writeFile } from 'node:fs/promises';
 import test from 'ava';
 import getPort from 'get-port';
 import got from 'got';
-import { ensureRedisServer, startRedisServer } from '../src/redis/embedded.js';
+import { startRedisServer } from '../src/redis/embedded.js';
+import { redisServerBinary } from './helpers/redis.js';
 import { spawnServer } from './helpers/process.js';
 import { tempDir } from './helpers/tmp.js';
 
 test('a wrong Redis password shows as Redis down, not as a crash', async (t) => {
   const dir = await tempDir(t);
   const redisPort = await getPort();
-  const secured = await startRedisServer({ binary: await ensureRedisServer(() => {}), port: redisPort, dir, appendfsync: 'everysec', startTimeoutMs: 10_000, password: 'right' });
+  const secured = await startRedisServer({ binary: await redisServerBinary(), port: redisPort, dir, appendfsync: 'everysec', startTimeoutMs: 10_000, password: 'right' });
   t.teardown(() => secured.stop());
   const server = spawnServer({ REDIS_URL: `redis://:wrong@127.0.0.1:${redisPort}` });
   t.teardown(() => { server.child.kill('SIGKILL'); });
@@ -31,7 +32,7 @@ test('a rediss:// URL with a private CA (redis.tlsCaFile) connects over TLS and 
   openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'ext.cnf');
   const [plainPort, tlsPort] = [await getPort(), await getPort()];
   const secured = await startRedisServer({
-    binary: await ensureRedisServer(() => {}), port: plainPort, dir, appendfsync: 'everysec', startTimeoutMs: 10_000,
+    binary: await redisServerBinary(), port: plainPort, dir, appendfsync: 'everysec', startTimeoutMs: 10_000,
     extraArgs: ['--tls-port', String(tlsPort), '--tls-cert-file', `${dir}/server.crt`, '--tls-key-file', `${dir}/server.key`, '--tls-ca-cert-file', `${dir}/ca.crt`, '--tls-auth-clients', 'no'],
   });
   t.teardown(() => secured.stop());

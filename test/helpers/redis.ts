@@ -51,8 +51,14 @@ async function startOnFreePort(base: Omit<RedisServerOptions, 'port'>): Promise<
   }
 }
 
+/**
+ * Debian's redis-server, found but never installed: `npm test` made sure it is there before ava
+ * started (scripts/preflight.mjs), and a test that installed things would race the others.
+ */
+export const redisServerBinary = (): Promise<string> => ensureRedisServer(() => {}, { install: false });
+
 export async function startLocalRedis(dir?: string): Promise<TestRedis> {
-  const binary = await ensureRedisServer(() => {});
+  const binary = await redisServerBinary();
   const dataDir = dir ?? (await mkdtemp(join(tmpdir(), 'hitcounter-test-')));
   const started = await startOnFreePort({ binary, dir: dataDir, appendfsync: 'everysec', startTimeoutMs: 10_000 });
   const { options } = started;
