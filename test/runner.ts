@@ -1,21 +1,27 @@
-// The runner on its own, against a tiny HTTP server whose speed the test controls, to check
-// what the report says when the target is slow or stalls.
-import { createServer, type Server } from 'node:http';
+// The runner on its own, against a tiny HTTP server the test controls, to check what the report
+// says when the target is slow or stalls. The servers never answer after a timer: they answer
+// at once, hold a response until a condition, or move the run's injected clock, so that no
+// figure depends on the machine's speed. The pacing itself is test/open-model.ts's subject.
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { systemClock } from '../src/clock.js';
 import { runLoad, type LoadPlan } from '../src/loadgen/runner.js';
+import { ManualClock } from './helpers/clock.js';
 
-async function target(t: { teardown(fn: () => void): void }, delayFor: (n: number) => number): Promise<{ url: string; served: () => number }> {
+/** Request number `index` (0-based, in arrival order) is answered whenever `handle` ends `res`. */
+type Handler = (index: number, res: ServerResponse) => void;
+
+async function target(t: ExecutionContext, handle: Handler): Promise<{ url: string; served: () => number }> {
   let served = 0;
-  const server: Server = createServer((_req, res) => {
-    const delay = delayFor(served++);
-    setTimeout(() => res.end('{}'), delay);
-  });
+  const server = createServer((_req, res) => handle(served++, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // Also ends the responses a test held and never answered.
   t.teardown(() => { server.closeAllConnections(); server.close(); });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, served: () => served };
 }
+
+const answerAtOnce: Handler = (_index, res) => res.end('{}');
 
 const plan = (overrides: Partial<LoadPlan>): LoadPlan => ({
   requests: 100, concurrency: 10, rate: null, distribution: 'uniform', paths: 10, zipfExponent: 1, seed: 1,
@@ -23,76 +29,128 @@ const plan = (overrides: Partial<LoadPlan>): LoadPlan => ({
   ...overrides,
 });
 
+// HDR histograms keep 3 significant digits: a latency reads back within 0.1% of what was recorded.
+const near = (actual: number, expected: number) => Math.abs(actual - expected) <= Math.max(0.001, expected / 1000);
+
 test('closed model: every request is sent once and reported', async (t) => {
-  const server = await target(t, () => 0);
+  const server = await target(t, answerAtOnce);
   const report = await runLoad(plan({ requests: 250, target: server.url }), { clock: systemClock });
   t.like(report, { requested: 250, completed: 250, succeeded: 250, failed: 0, dropped: 0, cancelled: false });
+  t.deepEqual(report.statusCodes, { '200': 250 });
   t.is(server.served(), 250);
 });
 
 test('closed model: never more than `concurrency` requests in flight', async (t) => {
-  let inFlight = 0;
+  // The server holds every response until 7 requests are waiting (or all that are left), so
+  // a runner that keeps 7 in flight reaches exactly 7 whatever the machine's speed. The release
+  // waits for setImmediate, after the arrivals already read, so that an 8th would be seen.
+  const requests = 200;
+  const concurrency = 7;
+  let held: ServerResponse[] = [];
+  let answered = 0;
   let peak = 0;
-  const server = createServer((_req, res) => {
-    peak = Math.max(peak, ++inFlight);
-    setTimeout(() => { inFlight--; res.end(); }, 5);
+  const server = await target(t, (_index, res) => {
+    held.push(res);
+    peak = Math.max(peak, held.length);
+    if (held.length === Math.min(concurrency, requests - answered)) {
+      setImmediate(() => {
+        for (const response of held) response.end('{}');
+        answered += held.length;
+        held = [];
+      });
+    }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => { server.closeAllConnections(); server.close(); });
-  await runLoad(plan({ requests: 200, concurrency: 7, target: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }), { clock: systemClock });
-  t.is(peak, 7);
+  const report = await runLoad(plan({ requests, concurrency, target: server.url }), { clock: systemClock });
+  t.is(report.succeeded, requests);
+  t.is(peak, concurrency);
 });
 
 test('open model: a stall shows in the latencies, measured from each request\'s due time', async (t) => {
-  // Requests 100..109 take 400 ms: with concurrency 10 the pool is blocked, so the requests due
-  // during the stall wait. Measured from their send time they would look fast; from their due
-  // time, they are not.
-  const server = await target(t, (n) => (n >= 100 && n < 110 ? 400 : 0));
-  const report = await runLoad(plan({ requests: 400, rate: 200, concurrency: 10, target: server.url }), { clock: systemClock });
-  t.is(report.succeeded, 400);
-  t.is(report.dropped, 0);
-  // Every request due in the ~400 ms stall (about 80 of 400, 20%) waited for it.
-  t.true(report.latencyMs.p90 > 100, `p90 ${report.latencyMs.p90} ms hides the stall`);
-  t.true(report.latencyMs.max >= 400);
+  // 100 requests per second. The first request stalls the target for 1 s of the run's clock
+  // (the server moves the clock before answering); every other request is answered at once
+  // without moving it. Requests 1..100, due every 10 ms during the stall, go out when it ends,
+  // so request i is 1000 - 10·i ms late. Measured from when they were sent, they would all look
+  // instant and only the first would show the stall.
+  const clock = new ManualClock();
+  const server = await target(t, (index, res) => {
+    if (index === 0) clock.advance(1000);
+    res.end('{}');
+  });
+  const report = await runLoad(plan({ requests: 101, rate: 100, concurrency: 10, maxLagMs: 10_000, target: server.url }), { clock });
+  t.like(report, { succeeded: 101, dropped: 0, durationMs: 1000 });
+  t.deepEqual(report.perSecond, [0, 101], 'every response arrived when the stall ended, 1 s in');
+  const { min, p50, p90, mean, max } = report.latencyMs;
+  t.true(near(max, 1000), `max ${max}`);
+  t.true(near(p90, 900), `p90 ${p90}`);
+  t.true(near(p50, 500), `p50 ${p50}`);
+  t.true(near(mean, 500), `mean ${mean}`);
+  t.true(near(min, 0.001), `min ${min}: the last request was due when the stall ended`);
 });
 
 test('open model: requests that cannot be sent within maxLagMs are dropped, not sent late', async (t) => {
-  const server = await target(t, () => 100);
-  // One connection, 100 ms a response: at most ~10 per second can go out, but 100 per second are due.
-  const report = await runLoad(plan({ requests: 100, rate: 100, concurrency: 1, maxLagMs: 50, target: server.url }), { clock: systemClock });
-  t.true(report.dropped > 50, `dropped ${report.dropped}`);
-  t.is(report.completed + report.dropped, 100);
-  t.is(server.served(), report.completed);
+  // One connection, and each request takes 100 ms of the run's clock (the server moves it), but
+  // 100 per second are due. After each response, the requests more than 50 ms late are dropped
+  // and the one exactly 50 ms late is sent: requests 0, 5, 15, 25 … 95 go out, 89 are dropped.
+  const clock = new ManualClock();
+  const server = await target(t, (_index, res) => {
+    clock.advance(100);
+    res.end('{}');
+  });
+  const report = await runLoad(plan({ requests: 100, rate: 100, concurrency: 1, maxLagMs: 50, target: server.url }), { clock });
+  t.like(report, { completed: 11, succeeded: 11, dropped: 89, durationMs: 1100 });
+  t.is(server.served(), 11);
+  // Latency from the due time: 100 ms for the first, 50 ms late + 100 ms for every other.
+  t.true(near(report.latencyMs.min, 100) && near(report.latencyMs.max, 150), JSON.stringify(report.latencyMs));
 });
 
 test('stopping sends nothing more and lets in-flight requests settle into the report', async (t) => {
-  const server = await target(t, () => 20);
+  // The 50th request stops the run and is held until two progress reports have come, so it is
+  // in flight when the stop comes and the run lasts long enough to report progress.
+  const concurrency = 5;
   const stop = new AbortController();
   const progress: number[] = [];
-  const run = runLoad(plan({ requests: 100_000, concurrency: 5, target: server.url }), {
+  let held: ServerResponse | undefined;
+  let reportsSinceHeld = 0;
+  const server = await target(t, (index, res) => {
+    if (index === 49) {
+      stop.abort();
+      held = res;
+    } else {
+      res.end('{}');
+    }
+  });
+  const report = await runLoad(plan({ requests: 100_000, concurrency, progressIntervalMs: 50, target: server.url }), {
     clock: systemClock,
     stop: stop.signal,
-    onProgress: (p) => progress.push(p.completed),
+    onProgress: (p) => {
+      progress.push(p.completed);
+      if (held && ++reportsSinceHeld >= 2) {
+        held.end('{}');
+        held = undefined;
+      }
+    },
   });
-  setTimeout(() => stop.abort(), 300);
-  const report = await run;
   t.true(report.cancelled);
-  t.true(report.completed < 100_000);
-  t.is(report.completed, server.served(), 'every request that reached the server is in the report');
+  t.is(report.completed, server.served(), 'every request that reached the server is in the report, the held one too');
+  // When the 50th arrived, at most concurrency - 1 others had been sent; nothing after the stop.
+  t.true(server.served() >= 50 && server.served() <= 50 + concurrency - 1, `served ${server.served()}`);
   t.is(report.failed, 0, 'in-flight requests were not aborted');
-  t.true(progress.length >= 1 && progress.every((n, i) => i === 0 || n >= progress[i - 1]!), 'progress only grows');
+  t.true(progress.length >= 2, `${progress.length} progress reports`);
+  t.true(progress.every((n, i) => i === 0 || n >= progress[i - 1]!), `progress only grows: ${progress.join(', ')}`);
+  t.true(progress.at(-1)! <= report.completed);
 });
 
 test('errors are counted by code', async (t) => {
-  const server = await target(t, () => 0);
-  const closed = server.url.replace(/:\d+$/, ':1');
-  const report = await runLoad(plan({ requests: 20, target: closed }), { clock: systemClock });
+  // Port 1 on loopback: nothing listens there, so every connection is refused.
+  const report = await runLoad(plan({ requests: 20, target: 'http://127.0.0.1:1' }), { clock: systemClock });
   t.deepEqual(report.errors, { ECONNREFUSED: 20 });
   t.like(report, { completed: 20, succeeded: 0, failed: 20, non2xx: 0 });
 });
 
 test('a request slower than the timeout is an ETIMEDOUT error', async (t) => {
-  const server = await target(t, () => 500);
+  // The server never answers: only the client's 100 ms timeout can end these requests (it counts
+  // from the start, connecting included, so it ends them whether or not they reached the server).
+  const server = await target(t, () => {});
   const report = await runLoad(plan({ requests: 3, concurrency: 3, requestTimeoutMs: 100, target: server.url }), { clock: systemClock });
   t.deepEqual(report.errors, { ETIMEDOUT: 3 });
 });

@@ -5,7 +5,7 @@
 // Open model (rate): request i is due at start + i/rate. Its latency is measured from that due
 // time, not from when it was sent, so a stall shows up in the latencies (no coordinated
 // omission, as in wrk2 and autocannon -R). A request that cannot be sent within maxLagMs of
-// its due time is dropped and counted as such.
+// its due time is dropped and counted as such. schedule.ts decides which of these happens.
 //
 // Either way memory depends on batchSize and concurrency, never on n. Stopping sends nothing
 // more and lets in-flight requests settle, so every response that was sent is in the report.
@@ -18,6 +18,7 @@ import type { Clock } from '../clock.js';
 import { LOADGEN_HEADER } from '../ratelimit.js';
 import { PathGenerator, seededIndexSource, type Distribution, type PathPick } from './paths.js';
 import { LoadRecorder, type LoadReport, type Progress, type RunDescription } from './report.js';
+import { openStep, type OpenSchedule } from './schedule.js';
 
 export interface LoadPlan {
   requests: number;
@@ -112,22 +113,26 @@ export async function runLoad(plan: LoadPlan, { clock, stop, onProgress }: RunCo
     await draining;
   };
 
+  // The decisions are openStep's (schedule.ts); this loop only carries them out.
   const openModel = async (rate: number) => {
-    const interval = 1000 / rate;
+    const schedule: OpenSchedule = { startedAt, rate, requests: plan.requests, maxLagMs: plan.maxLagMs, concurrency: plan.concurrency };
     const inFlight = new Set<Promise<void>>();
-    for (let next = 0; next < plan.requests && !stopped();) {
-      const dueAt = startedAt + next * interval;
+    for (let next = 0; !stopped();) {
       const now = clock.now();
-      if (dueAt > now) {
-        await sleep(Math.max(1, dueAt - now), undefined, { signal: stop }).catch(() => {});
-      } else if (now - dueAt > plan.maxLagMs) {
+      const step = openStep(schedule, { now, next, inFlight: inFlight.size });
+      if (step.kind === 'done') break;
+      if (step.kind === 'wait') {
+        // Not due yet: sleep until it is. A timer may fire a little early; the next pass then
+        // finds the request still not due and sleeps again, so nothing is ever sent early.
+        await sleep(Math.max(1, step.until - now), undefined, { signal: stop }).catch(() => {});
+      } else if (step.kind === 'busy') {
+        // The due time keeps counting while we wait, so the wait shows in the latency.
+        await Promise.race(inFlight);
+      } else if (step.kind === 'drop') {
         recorder.drop();
         next++;
-      } else if (inFlight.size >= plan.concurrency) {
-        // Every connection is busy: wait for one to free up. The due time keeps counting.
-        await Promise.race(inFlight);
       } else {
-        const request = limit(fire, paths.next(), dueAt).finally(() => inFlight.delete(request));
+        const request = limit(fire, paths.next(), step.dueAt).finally(() => inFlight.delete(request));
         inFlight.add(request);
         next++;
       }
