@@ -37,11 +37,35 @@ export type TrafficEvent =
 
 export type TrafficListener = (event: TrafficEvent) => void;
 
+/**
+ * How the sampler waits: real timers in production; a test fires them by hand, after moving its
+ * clock, to drive the sampler one read at a time.
+ */
+export interface SamplerTimers {
+  /** Runs `tick` once, `ms` from now. Returns what cancels it. */
+  after(ms: number, tick: () => Promise<void>): () => void;
+  /** Runs `beat` every `ms`. Returns what cancels it. */
+  every(ms: number, beat: () => void): () => void;
+}
+
+export const realTimers: SamplerTimers = {
+  after(ms, tick) {
+    const timer = setTimeout(() => void tick(), ms).unref();
+    return () => clearTimeout(timer);
+  },
+  every(ms, beat) {
+    const timer = setInterval(beat, ms).unref();
+    return () => clearInterval(timer);
+  },
+};
+
 export interface TrafficSamplerDeps {
   redis: Redis;
   /** The keys of every shard of the ranking: each has its own per-second counters. */
   shards: readonly Keys[];
   clock: Clock;
+  /** Real timers unless a test drives them. */
+  timers?: SamplerTimers;
 }
 
 export class TrafficSampler {
@@ -54,11 +78,13 @@ export class TrafficSampler {
   #closed = false;
   // Bumped on every stop, so that a read still in flight from an earlier run is ignored.
   #run = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #heartbeat: NodeJS.Timeout | undefined;
+  readonly #timers: SamplerTimers;
+  #cancelTick = () => {};
+  #cancelHeartbeat = () => {};
 
   constructor(deps: TrafficSamplerDeps) {
     this.#deps = deps;
+    this.#timers = deps.timers ?? realTimers;
   }
 
   /** Adds a listener; the first one starts the sampler. Returns the function that removes it. */
@@ -88,15 +114,15 @@ export class TrafficSampler {
 
   #start(): void {
     const run = ++this.#run;
-    this.#heartbeat = setInterval(() => this.#emit({ type: 'heartbeat' }), HEARTBEAT_MS).unref();
+    this.#cancelHeartbeat = this.#timers.every(HEARTBEAT_MS, () => this.#emit({ type: 'heartbeat' }));
     void this.#tick(run);
   }
 
   #stop(): void {
     this.#run++;
-    clearTimeout(this.#timer);
-    clearInterval(this.#heartbeat);
-    this.#timer = this.#heartbeat = undefined;
+    this.#cancelTick();
+    this.#cancelHeartbeat();
+    this.#cancelTick = this.#cancelHeartbeat = () => {};
     this.#seconds.clear();
     this.#newest = undefined;
     this.#ready = false;
@@ -114,7 +140,7 @@ export class TrafficSampler {
     // from the event loop's cached time and may fire a few ms early: the margin keeps them past it.
     const later = this.#deps.clock.now();
     const due = (Math.floor((later - READ_DELAY_MS) / 1000) + 1) * 1000 + READ_DELAY_MS + TIMER_MARGIN_MS;
-    this.#timer = setTimeout(() => void this.#tick(run), Math.min(1000 + TIMER_MARGIN_MS, Math.max(10, due - later))).unref();
+    this.#cancelTick = this.#timers.after(Math.min(1000 + TIMER_MARGIN_MS, Math.max(10, due - later)), () => this.#tick(run));
   }
 
   /** Reads the seconds up to `newest` not yet final, and sends what is new or changed. */
