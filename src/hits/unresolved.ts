@@ -19,7 +19,7 @@ export interface Resolution<T> {
 // ended at its first unknown outcome while its other hits are still on their way: those arrive
 // here after their epoch closed, so closing times are kept for them to find. Far longer than any
 // command can stay in flight (redis.commandTimeoutMs), however many epochs end meanwhile.
-const KEEP_CLOSES_MS = 60_000;
+export const KEEP_CLOSES_MS = 60_000;
 
 export class UnresolvedHits<T> {
   readonly #epochs = new Map<string, Epoch<T>>();
