@@ -93,9 +93,11 @@ const schema = z.strictObject({
   analytics: z.strictObject({
     buckets: bool,
     visitors: bool,
-    minuteTtlSeconds: int(60, 315_360_000),
-    hourTtlSeconds: int(3600, 315_360_000),
-    dayTtlSeconds: int(86_400, 315_360_000),
+    // The floors keep every named window coverable (test/windows.ts proves it for these): a 1h
+    // window reaches back up to an hour of minutes, 24h up to a day of hours, 30d 31 days of days.
+    minuteTtlSeconds: int(3600, 315_360_000),
+    hourTtlSeconds: int(86_400, 315_360_000),
+    dayTtlSeconds: int(2_678_400, 315_360_000),
     visitorTtlSeconds: int(86_400, 315_360_000),
     windowCacheSeconds: int(1, 3600),
   }),

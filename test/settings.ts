@@ -41,6 +41,10 @@ const badEnv: Array<[Record<string, string>, string]> = [
   [{ REDIS_URL: 'localhost:6379' }, 'Invalid setting `redis.url` (from env REDIS_URL): expected a redis:// or rediss:// URL, or "" for the embedded Redis, got "localhost:6379"'],
   [{ REDIS_KEY: '' }, 'Invalid setting `redis.key` (from env REDIS_KEY): expected a non-empty key name, got ""'],
   [{ LOG_LEVEL: 'loud' }, 'Invalid setting `log.level` (from env LOG_LEVEL): expected one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+  // Below these, a named window could have no cover and /stats?window= would fail (test/windows.ts).
+  [{ ANALYTICS_MINUTE_TTL_SECONDS: '3599' }, 'Invalid setting `analytics.minuteTtlSeconds` (from env ANALYTICS_MINUTE_TTL_SECONDS): expected an integer from 3600 to 315360000, got 3599'],
+  [{ ANALYTICS_HOUR_TTL_SECONDS: '86399' }, 'Invalid setting `analytics.hourTtlSeconds` (from env ANALYTICS_HOUR_TTL_SECONDS): expected an integer from 86400 to 315360000, got 86399'],
+  [{ ANALYTICS_DAY_TTL_SECONDS: '2678399' }, 'Invalid setting `analytics.dayTtlSeconds` (from env ANALYTICS_DAY_TTL_SECONDS): expected an integer from 2678400 to 315360000, got 2678399'],
   [{ LOADTEST_CONCURRENCY: '2000' }, 'Invalid setting `loadtest.defaultConcurrency` (from env LOADTEST_CONCURRENCY): expected at most loadtest.maxConcurrency (1000), got 2000'],
 ];
 
