@@ -40,6 +40,11 @@ export interface AppDeps {
   executeLoad?: ExecuteLoad;
   /** The admin token (see auth.ts); undefined: admin endpoints answer loopback clients only. */
   adminToken?: string;
+  /**
+   * What the built-in load generator sends to pass the rate limits (see ratelimit.ts). It must be
+   * the same in every process that shares the port (node:cluster workers); default: a new one.
+   */
+  loadgenSecret?: string;
 }
 
 export interface HitcounterApp extends Koa {
@@ -62,6 +67,7 @@ export function createApp(deps: AppDeps): HitcounterApp {
   const keys = shards[0]!;
   const scripts = loadScripts(redis.client);
   const metrics = createMetrics(redis.client);
+  const visitors = settings.analytics.visitors ? new VisitorHasher(redis.client, keys) : undefined;
   const store = new HitStore({
     redis: redis.client,
     keys,
@@ -70,6 +76,7 @@ export function createApp(deps: AppDeps): HitcounterApp {
     clock,
     logger,
     metrics: metrics.hitStore,
+    visitors,
     ...storeSettings(settings),
   });
   metrics.watchStore(store);
@@ -89,8 +96,8 @@ export function createApp(deps: AppDeps): HitcounterApp {
   const reader = requireReader(deps.adminToken, settings.auth.protectStats);
   // Errors are answered by errorHandler; this only reports failures after the response began,
   // such as a stream that breaks midway. A client that hangs up mid-answer is its own business
-  // (debug); anything else is worth a warning.
-  app.silent = true;
+  // (debug); anything else is worth a warning. With a listener of its own, Koa does not print
+  // errors to stderr itself (app.silent would only matter without one).
   app.on('error', (error: NodeJS.ErrnoException, ctx?: Koa.Context) => {
     const log = ctx?.state.log ?? logger;
     if (CLIENT_GONE.has(error.code ?? '')) log.debug({ err: error }, 'client went away before the answer was complete');
@@ -100,11 +107,11 @@ export function createApp(deps: AppDeps): HitcounterApp {
   app.use(metrics.http);
   app.use(errorHandler());
   app.use(limitUrlLength(settings.server.maxUrlBytes));
-  const loadgenSecret = randomUUID();
+  const loadgenSecret = deps.loadgenSecret ?? randomUUID();
   app.use(rateLimits({ redis: redis.client, keys, limits: settings.rateLimits, loadgenSecret }));
 
   const router = new Router({ sensitive: true });
-  api.mount(router, { store, clock, visitors: settings.analytics.visitors ? new VisitorHasher(redis.client, keys) : undefined });
+  api.mount(router, { store, clock, visitors, hashVisitorsLater: settings.writeBehind.enabled });
   stats.mount(router, { store, clock, admin, reader });
   loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed, admin, reader, loadgenSecret });
   events.mount(router, { log: new EventLog(redis.client, shards.map((shard) => shard.events)), enabled: settings.events.enabled, reader });

@@ -1,11 +1,13 @@
 // Process entry: settings → Redis (embedded or REDIS_URL) → listen → graceful shutdown.
 // The only module that calls listen().
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { inspect } from 'node:util';
 import { createApp } from './app.js';
 import { loadAdminToken, TOKEN_ENV } from './auth.js';
 import { EmbeddedRedisError, SettingsError } from './errors.js';
@@ -63,8 +65,17 @@ async function warnIfNotDurable(redis: RedisConnection, logger: Logger): Promise
   }
 }
 
-/** The HTTP server in this process, on `url`'s Redis. Resolves once listening; stops on SIGINT/SIGTERM. */
-async function serve(settings: Readonly<Settings>, logger: Logger, url: string, onStopped: () => Promise<void>): Promise<void> {
+// The primary gives its workers the load generator's secret here: a load test started on one
+// worker sends its requests to the shared port, so every worker has to recognise them.
+const LOADGEN_SECRET_ENV = 'HITCOUNTER_LOADGEN_SECRET';
+// What a worker that could not start tells the primary, which says it once for all workers.
+const START_FAILED = 'hitcounter:start-failed';
+
+/**
+ * The HTTP server in this process, on `url`'s Redis. Resolves once listening; stops on
+ * SIGINT/SIGTERM, then calls onStopped. If it cannot start, the caller cleans up.
+ */
+async function serve(settings: Readonly<Settings>, logger: Logger, url: string, onStopped: () => Promise<void>, loadgenSecret?: string): Promise<void> {
   const redis = new RedisConnection({
     url,
     clusterNodes: settings.redis.cluster.nodes,
@@ -81,13 +92,13 @@ async function serve(settings: Readonly<Settings>, logger: Logger, url: string, 
   }
 
   const adminToken = loadAdminToken(settings.auth.tokenFile);
-  const app = createApp({ settings, redis, logger, adminToken });
+  const app = createApp({ settings, redis, logger, adminToken, loadgenSecret });
   const server = createHttpServer(app, { maxHeaderBytes: settings.server.maxHeaderBytes });
   try {
     server.listen(settings.server.port, settings.server.host);
     await once(server, 'listening');
   } catch (error) {
-    await Promise.all([redis.close(), onStopped()]);
+    await redis.close();
     throw error;
   }
   if (!cluster.isWorker) logger.info({ url: `http://${settings.server.host}:${(server.address() as AddressInfo).port}` }, 'hitcounter is listening');
@@ -126,16 +137,18 @@ async function supervise(workers: number, logger: Logger, url: string, stopRedis
   let stopping = false;
   // A scrape reaches one worker; the primary gathers and sums every worker's metrics for it.
   serveClusterMetrics();
-  const fork = () => cluster.fork({ REDIS_URL: url });
+  const loadgenSecret = randomUUID();
+  const fork = () => cluster.fork({ REDIS_URL: url, [LOADGEN_SECRET_ENV]: loadgenSecret });
   for (let i = 0; i < workers; i++) fork();
   let listening = 0;
-  cluster.on('listening', (_worker, address) => {
+  const listened = new Set<number>();
+  cluster.on('listening', (worker, address) => {
+    listened.add(worker.id);
     if (++listening === workers) logger.info({ url: `http://${settings.server.host}:${address.port}`, workers }, 'hitcounter is listening');
   });
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    logger.error({ pid: worker.process.pid, code, signal }, 'a worker died; starting another');
-    fork();
+  let failure: string | undefined;
+  cluster.on('message', (_worker, message: { type?: string; message?: string }) => {
+    if (message?.type === START_FAILED) failure ??= message.message;
   });
   const shutdown = async (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -148,6 +161,23 @@ async function supervise(workers: number, logger: Logger, url: string, stopRedis
     await stopRedis();
     logger.info('stopped');
   };
+  // A worker that never listened would fail the same way again (the port is taken, a setting is
+  // wrong): forking another would loop forever, so everything stops instead.
+  const startFailed = async (worker: Worker, code: number | null, signal: string | null) => {
+    process.exitCode = 1;
+    // Its message comes over IPC, which is read to the end before the worker counts as disconnected.
+    const told = worker.isConnected() ? once(worker, 'disconnect') : undefined;
+    const stopped = shutdown('SIGTERM');
+    await told;
+    console.error(failure ?? `hitcounter: a worker stopped before it could listen (code ${code}, signal ${signal}); not starting another.`);
+    await stopped;
+  };
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    if (!listened.has(worker.id)) return void startFailed(worker, code, signal);
+    logger.error({ pid: worker.process.pid, code, signal }, 'a worker died; starting another');
+    fork();
+  });
   // on, not once: Ctrl-C reaches a worker twice (from the terminal and from the primary).
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
 }
@@ -155,8 +185,13 @@ async function supervise(workers: number, logger: Logger, url: string, stopRedis
 async function main(): Promise<void> {
   const settings = loadSettings();
   const logger = createLogger(settings.log.level);
-  // A worker's IPC channel would keep it alive after it stopped: letting go of it lets it exit.
-  if (cluster.isWorker) return serve(settings, logger.child({ worker: cluster.worker!.id }), settings.redis.url, async () => { cluster.worker!.disconnect(); });
+  if (cluster.isWorker) {
+    const loadgenSecret = process.env[LOADGEN_SECRET_ENV];
+    // Not passed on to anything this process starts.
+    delete process.env[LOADGEN_SECRET_ENV];
+    // A worker's IPC channel would keep it alive after it stopped: letting go of it lets it exit.
+    return serve(settings, logger.child({ worker: cluster.worker!.id }), settings.redis.url, async () => { cluster.worker!.disconnect(); }, loadgenSecret);
+  }
 
   // Once per start, from the primary: a bad auth.tokenFile stops everything before any worker starts.
   if (!loadAdminToken(settings.auth.tokenFile)) {
@@ -169,16 +204,24 @@ async function main(): Promise<void> {
   const stopRedis = async () => { await child?.stop(); };
   const workers = settings.server.workers === 'auto' ? availableParallelism() : settings.server.workers;
   if (workers > 1) return supervise(workers, logger, url, stopRedis, settings);
-  return serve(settings, logger, url, stopRedis);
+  return serve(settings, logger, url, stopRedis).catch(async (error: unknown) => {
+    await stopRedis();
+    throw error;
+  });
+}
+
+function failureMessage(error: unknown): string {
+  if (error instanceof SettingsError || error instanceof EmbeddedRedisError) return `hitcounter: ${error.message}`;
+  if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    return `hitcounter: ${(error as Error).message}. Another process holds the port; set PORT to use a different one.`;
+  }
+  return inspect(error);
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof SettingsError || error instanceof EmbeddedRedisError) {
-    console.error(`hitcounter: ${error.message}`);
-  } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-    console.error(`hitcounter: ${(error as Error).message}. Another process holds the port; set PORT to use a different one.`);
-  } else {
-    console.error(error);
-  }
   process.exitCode = 1;
+  const message = failureMessage(error);
+  // A worker leaves the telling to the primary: every worker fails alike, and it is said once.
+  if (cluster.isWorker && process.connected) process.send!({ type: START_FAILED, message }, () => cluster.worker!.disconnect());
+  else console.error(message);
 });

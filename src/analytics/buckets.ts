@@ -80,6 +80,14 @@ export function windowRange(name: Exclude<WindowName, 'all'>, now: number, reten
   return { from, to };
 }
 
+/**
+ * `all` where a route needs a range (the per-path series): everything the buckets still hold, from
+ * the oldest day bucket sure to be kept to the end of the current minute.
+ */
+export function keptRange(now: number, retention: Retention): Range {
+  return { from: Math.ceil((now - retention.day) / MS.day) * MS.day, to: floorTo(now, 'minute') + MS.minute };
+}
+
 /** A query parameter holding an ISO 8601 instant, as ms since the epoch; undefined when absent. */
 export function instantParam(name: string, raw: unknown): number | undefined {
   if (raw === undefined) return undefined;

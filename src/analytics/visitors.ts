@@ -9,6 +9,13 @@ import { unavailable } from '../redis/unavailable.js';
 
 const SALT_TTL_MS = 2 * 86_400_000;
 
+/** What a visitor's hash is made of, before the day's salt is known (write-behind hashes it later). */
+export const visitorIdentity = (ip: string, userAgent: string): string => `${ip}\n${userAgent}`;
+
+/** 16 hex digits, the same for one identity all (UTC) day, unrelated the next day. */
+export const hashVisitor = (salt: string, identity: string): string =>
+  createHash('sha256').update(`${salt}\n${identity}`).digest('hex').slice(0, 16);
+
 export class VisitorHasher {
   readonly #salts = new Map<string, string>();
 
@@ -30,14 +37,25 @@ export class VisitorHasher {
   #dayStart = -1;
   #day = '';
 
-  /** 16 hex digits, the same for one IP and User-Agent all (UTC) day, unrelated the next day. */
-  async hash(time: number, ip: string, userAgent: string): Promise<string> {
+  #dayOf(time: number): string {
     const dayStart = floorTo(time, 'day');
     if (dayStart !== this.#dayStart) {
       this.#day = bucketId({ granularity: 'day', start: dayStart });
       this.#dayStart = dayStart;
     }
-    const salt = this.#salts.get(this.#day) ?? (await this.#salt(this.#day));
-    return createHash('sha256').update(`${salt}\n${ip}\n${userAgent}`).digest('hex').slice(0, 16);
+    return this.#day;
+  }
+
+  /** The salt of the UTC day holding `time`: from memory, else from Redis (so it may fail with a 503). */
+  async saltAt(time: number): Promise<string> {
+    const day = this.#dayOf(time);
+    return this.#salts.get(day) ?? this.#salt(day);
+  }
+
+  /** The visitor's hash for the day holding `time`. */
+  async hash(time: number, ip: string, userAgent: string): Promise<string> {
+    const day = this.#dayOf(time);
+    const salt = this.#salts.get(day) ?? (await this.#salt(day));
+    return hashVisitor(salt, visitorIdentity(ip, userAgent));
   }
 }

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { ReplyError, type Redis } from 'ioredis';
 import { bucketId, bucketsAt, cover, type Bucket, type Range } from '../analytics/buckets.js';
 import { SECOND_COUNTER_TTL_MS } from '../analytics/traffic.js';
+import { hashVisitor, type VisitorHasher } from '../analytics/visitors.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { ServiceUnavailableError } from '../errors.js';
@@ -71,6 +72,8 @@ export interface HitStoreOptions {
   replicatedWithinMs?: number;
   /** Told of every pipeline of hits sent to Redis (see metrics.ts). */
   metrics?: HitStoreMetrics;
+  /** Write-behind: hashes the visitors of hits that carry an unhashedVisitor, at flush time. */
+  visitors?: VisitorHasher;
 }
 
 export interface HitStoreMetrics {
@@ -88,6 +91,11 @@ export interface Hit {
   userAgent: string;
   /** Salted hash of IP and User-Agent (see analytics/visitors.ts); '' when visitors are off. */
   visitor: string;
+  /**
+   * Write-behind: the visitor's identity (visitorIdentity), hashed with its day's salt when the
+   * hit is flushed; `visitor` is '' then.
+   */
+  unhashedVisitor?: string;
 }
 
 /** Write-behind: the hits of one path in one minute, summed until the next flush. */
@@ -96,6 +104,8 @@ interface Group {
   time: number;
   count: number;
   visitors: Set<string>;
+  /** Identities whose hash waits for the day's salt (see #hashVisitors). */
+  unhashed: Set<string>;
 }
 
 /** What waits for Redis to say whether it applied a command whose reply never came. */
@@ -352,9 +362,10 @@ export class HitStore {
     const time = Math.floor(hit.time / 60_000) * 60_000;
     const key = `${time}|${hit.path}`;
     let group = this.#pending.get(key);
-    if (!group) this.#pending.set(key, (group = { path: hit.path, time, count: 0, visitors: new Set() }));
+    if (!group) this.#pending.set(key, (group = { path: hit.path, time, count: 0, visitors: new Set(), unhashed: new Set() }));
     group.count++;
     if (this.#o.analytics.visitors && hit.visitor) group.visitors.add(hit.visitor);
+    if (this.#o.analytics.visitors && hit.unhashedVisitor !== undefined) group.unhashed.add(hit.unhashedVisitor);
     return (this.#lastKnown.get(hit.path) ?? 0) + group.count;
   }
 
@@ -364,6 +375,23 @@ export class HitStore {
     if (!pending) return void this.#pending.set(key, group);
     pending.count += group.count;
     for (const visitor of group.visitors) pending.visitors.add(visitor);
+    for (const identity of group.unhashed) pending.unhashed.add(identity);
+  }
+
+  /**
+   * Write-behind hashes visitors here, not when a hit arrives: the day's salt is in Redis, and a
+   * write-behind hit is acknowledged without waiting on Redis, even when the salt is not in memory
+   * yet (at start-up, at midnight) and Redis is down. Until the salt can be read, the groups wait
+   * in memory like any hits that cannot be flushed; the identities never leave this process.
+   */
+  async #hashVisitors(groups: Group[]): Promise<void> {
+    const hasher = this.#o.visitors;
+    for (const group of groups) {
+      if (group.unhashed.size === 0 || !hasher) continue;
+      const salt = await hasher.saltAt(group.time);
+      for (const identity of group.unhashed) group.visitors.add(hashVisitor(salt, identity));
+      group.unhashed.clear();
+    }
   }
 
   /** Hits acknowledged in write-behind mode and not yet known to be in Redis. */
@@ -379,6 +407,12 @@ export class HitStore {
     // Sorted by minute, so that each call of add-hits.lua covers one minute's bucket keys.
     const groups = [...this.#pending.values()].sort((a, b) => a.time - b.time);
     this.#pending.clear();
+    try {
+      await this.#hashVisitors(groups);
+    } catch (error) {
+      this.#o.logger.debug({ err: error }, 'no visitor salt yet; write-behind hits wait for the next flush');
+      return groups.forEach((group) => this.#requeue(group));
+    }
     // One pipeline per shard (one slot each on Redis Cluster), all in flight together.
     const byShard = groupByShard(groups, (group) => shardOf(group.path, this.#shards.length));
     await Promise.all([...byShard].map(([shard, list]) => this.#flushShardPending(shard, list)));
@@ -466,7 +500,7 @@ export class HitStore {
             const { minute, hour, day } = bucketsAt(hit.time);
             await scripts.retractHit(
               keys.hits, keys.hitRetracted(appliedEpoch), keys.bucket(minute), keys.bucket(hour), keys.bucket(day),
-              hit.path, seq, ledgerTtlMs, this.#o.analytics.buckets ? '1' : '0',
+              keys.second(Math.floor(hit.time / 1000)), hit.path, seq, ledgerTtlMs, this.#o.analytics.buckets ? '1' : '0',
             );
             this.#retracted++;
             retracted++;
@@ -490,7 +524,11 @@ export class HitStore {
     }
   }
 
-  /** Erases every key of the product (the ranking, buckets, visitors, events, jobs…), and nothing else. */
+  /**
+   * Erases every key of the product (the ranking, buckets, visitors, events, jobs…), and nothing
+   * else. The visitor salts stay: they are not counts, and every replica keeps the day's salt in
+   * memory, so a new one in Redis would split one visitor into two hashes across replicas.
+   */
   async reset(): Promise<number> {
     const { redis, keys } = this.#o;
     let deleted = 0;
@@ -499,7 +537,8 @@ export class HitStore {
     // different slots can't share one UNLINK (CROSSSLOT), so there they go one by one.
     const cluster = redis as unknown as { isCluster?: boolean; nodes(role: 'master'): Redis[] };
     for (const node of cluster.isCluster ? cluster.nodes('master') : [redis]) {
-      for await (const batch of node.scanStream({ match: keys.productPattern, count: 1000 }) as AsyncIterable<string[]>) {
+      for await (const found of node.scanStream({ match: keys.productPattern, count: 1000 }) as AsyncIterable<string[]>) {
+        const batch = found.filter((key) => !keys.isSalt(key));
         if (batch.length === 0) continue;
         if (!cluster.isCluster) deleted += await redis.unlink(...batch).catch(unavailable);
         else for (const count of await Promise.all(batch.map((key) => redis.unlink(key).catch(unavailable)))) deleted += count;

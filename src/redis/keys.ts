@@ -27,6 +27,8 @@ export interface Keys {
   visitors(day: string, path: string): string;
   /** String: the random salt of one day's visitor hashes. */
   salt(day: string): string;
+  /** Whether a key found by productPattern is a salt (DELETE /stats keeps those). */
+  isSalt(key: string): boolean;
   /** Stream: one entry per hit. */
   readonly events: string;
   /** Sorted set: a window's ranking, cached for a few seconds. */
@@ -60,6 +62,7 @@ export function createKeys({ prefix, hits, tag }: KeyOptions): Keys {
     bucket: (bucket: Bucket) => `${tagged}:${bucket.granularity}:${bucketId(bucket)}`,
     visitors: (day: string, path: string) => `${tagged}:visitors:${day}:${path}`,
     salt: (day: string) => `${prefix}hitcounter:salt:${day}`,
+    isSalt: (key: string) => key.startsWith(`${prefix}hitcounter:salt:`),
     events: `${tagged}:events`,
     window: (from: number, to: number) => `${tagged}:window:${from}:${to}`,
     second: (epochSecond: number) => `${tagged}:second:${epochSecond}`,

@@ -14,14 +14,14 @@ export interface Scripts {
   recordHits(numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<string[]>;
   /** add-hits.lua (write-behind): the number of keys, then keys and arguments (see its header); each path's new count. */
   addHits(numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<string[]>;
-  /** retract-hit.lua: 5 keys, 4 arguments (see its header); 1 when taken back now, 0 when already taken back. */
+  /** retract-hit.lua: 6 keys, 4 arguments (see its header); 1 when taken back now, 0 when already taken back. */
   retractHit(...keysThenArgs: Array<string | number>): Promise<number>;
 }
 
 const SCRIPTS = [
   ['hcAcquireJobSlot', 'acquire-job-slot', 1],
   ['hcRecordHits', 'record-hits', undefined], // the caller says how many keys: one per hit with visitors
-  ['hcRetractHit', 'retract-hit', 5],
+  ['hcRetractHit', 'retract-hit', 6],
   ['hcAddHits', 'add-hits', undefined], // as record-hits
 ] as const;
 

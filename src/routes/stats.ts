@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import { stringify } from 'csv-stringify';
 import type { Middleware } from 'koa';
-import { bucketId, GRANULARITIES, MS, series, type Granularity, type Range } from '../analytics/buckets.js';
+import { bucketId, GRANULARITIES, keptRange, MS, series, type Granularity, type Range } from '../analytics/buckets.js';
 import type { Clock } from '../clock.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { underPrefix } from '../hits/normalize.js';
@@ -109,6 +109,7 @@ export function mount(router: Router, { store, clock, admin, reader }: StatsDeps
 
   // GET /stats/path?path=/api/a/b&window=&from=&to=&granularity=minute|hour|day
   // One path: all-time hits, hits and visitors over the window (default 24h), and a zero-filled series.
+  // window=all: the whole history, as on /stats: all-time hits and visitors, a series of the kept days.
   //   200 {"path", "hits", "window": {"from", "to", "hits", "visitors"}, "granularity", "series": [{"time", "hits"}]}
   //   400 a bad parameter; 404 the path was never counted
   router.get('/stats/path', reader, async (ctx) => {
@@ -118,7 +119,8 @@ export function mount(router: Router, { store, clock, admin, reader }: StatsDeps
     if (path === undefined) throw new BadRequestError('Expected `path`, such as /api/hello/world');
     const now = clock.now();
     const retention = store.retention();
-    const range = rangeParam(query, now, retention, '24h') ?? { from: 0, to: 0 };
+    const window = rangeParam(query, now, retention, '24h');
+    const range = window ?? keptRange(now, retention);
     const span = range.to - range.from;
     const granularity: Granularity = enumParam('granularity', query.granularity, GRANULARITIES) ?? (span <= 2 * MS.hour ? 'minute' : span <= 7 * MS.day ? 'hour' : 'day');
     if (range.from < now - retention[granularity]) {
@@ -130,12 +132,14 @@ export function mount(router: Router, { store, clock, admin, reader }: StatsDeps
     if (hits === 0) throw new NotFoundError(`No hits counted for ${path}`);
     const buckets = series(range, granularity);
     const counts = await store.seriesOf(path, buckets);
-    const [visitors] = await store.visitorsOf([path], series(range, 'day').map(bucketId));
+    const [visitors] = await store.visitorsOf([path], visitorDays(window, now, store.visitorRetentionMs()));
+    // All time is the ranking's own count: it also holds hits older than the day buckets kept.
+    const windowHits = window ? counts.reduce((a, b) => a + b, 0) : hits;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = {
       path,
       hits,
-      window: { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), hits: counts.reduce((a, b) => a + b, 0), visitors },
+      window: { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), hits: windowHits, visitors },
       granularity,
       series: buckets.map((bucket, i) => ({ time: new Date(bucket.start).toISOString(), hits: counts[i] })),
     };
@@ -143,7 +147,7 @@ export function mount(router: Router, { store, clock, admin, reader }: StatsDeps
 
   // DELETE /stats   (admin)
   // Erases every key of the product, found by SCAN on its prefix (never FLUSHALL): the ranking,
-  // buckets, visitors, events, jobs.
+  // buckets, visitors, events, jobs; not the visitor salts, which replicas hold in memory too.
   //   200 {"deletedKeys": n}
   //   401 admin token missing or wrong; 403 no token configured and the client is not on loopback
   //   503 Redis unavailable

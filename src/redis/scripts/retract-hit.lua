@@ -1,12 +1,13 @@
 -- Takes back one hit that Redis applied after the client had already been answered 503 (its
 -- command timed out or its connection died first): from the all-time ranking and from the
--- buckets it counted in. Idempotent per hit: retrying a retraction whose outcome is unknown never
--- takes back twice. (A visitor added to a HyperLogLog cannot be taken out; the event stays in
--- the log.)
+-- buckets it counted in, and from the live feed's counter of the second it was counted in.
+-- Idempotent per hit: retrying a retraction whose outcome is unknown never takes back twice. (A
+-- visitor added to a HyperLogLog cannot be taken out; the event stays in the log.)
 --
 -- KEYS[1]  the hits sorted set
 -- KEYS[2]  the set of sequence numbers already retracted for that connection
 -- KEYS[3], KEYS[4], KEYS[5]  the hit's minute, hour and day buckets
+-- KEYS[6]  the hits-per-second counter of the hit's second (record-hits.lua's KEYS[7])
 -- ARGV[1]  the normalized path
 -- ARGV[2]  the hit's sequence number on its connection
 -- ARGV[3]  how long the retracted set lives (ms)
@@ -24,5 +25,9 @@ for i = 1, last do
       redis.call('ZREM', KEYS[i], ARGV[1])
     end
   end
+end
+-- A counter already expired stays gone: DECRBY would create it at -1, without a lifetime.
+if redis.call('EXISTS', KEYS[6]) == 1 then
+  redis.call('DECRBY', KEYS[6], 1)
 end
 return 1
