@@ -19,6 +19,14 @@ import { startRedis, sumOfScores, type TestRedis } from './redis.js';
 
 export const defaultSettingsJson = (): Settings => JSON.parse(readFileSync(SETTINGS_FILE, 'utf8')) as Settings;
 
+/**
+ * The load generator's request timeout in tests: longer than any test may run. A request the
+ * server counted but the generator gave up on (10 s by default, easily outlasted on a busy machine
+ * running load tests side by side) would show as an error and break every exact count; a request
+ * that never comes back fails its test by the test's own timeout instead.
+ */
+export const PATIENT_LOADGEN_MS = 600_000;
+
 export interface TestApp {
   url: string;
   http: Got;
@@ -42,6 +50,7 @@ export async function startApp(
   json.server.port = 1; // unused: the test server listens on an ephemeral port
   json.redis.url = redisUrl;
   json.redis.keyPrefix = `test:${randomUUID()}:`;
+  json.loadtest.requestTimeoutMs = PATIENT_LOADGEN_MS;
   options.tweak?.(json);
   const settings = parseSettings(json);
 
@@ -110,4 +119,5 @@ const appMacro = (options: StartOptions = {}) =>
  * ephemeral port with a unique key prefix and its clients, torn down (keys included) after the
  * test. `withApp.using({ tweak, deps })` changes its settings or dependencies.
  */
-export const withApp = Object.assign(appMacro(), { using: (options: StartOptions) => appMacro(options) });
+// A copy, not Object.assign: ava freezes the macros it makes.
+export const withApp = { ...appMacro(), using: (options: StartOptions) => appMacro(options) };

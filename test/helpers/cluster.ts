@@ -19,7 +19,8 @@ import { createHttpServer } from '../../src/http.js';
 import { RedisConnection } from '../../src/redis/connection.js';
 import { ensureRedisServer } from '../../src/redis/embedded.js';
 import { parseSettings, type Settings } from '../../src/settings.js';
-import { defaultSettingsJson } from './app.js';
+import { defaultSettingsJson, PATIENT_LOADGEN_MS } from './app.js';
+import { eventually } from './eventually.js';
 
 export interface ClusterNode {
   port: number;
@@ -39,13 +40,8 @@ export interface TestCluster {
 const PORTS = portNumbers(20_000, 30_000);
 const NODE_TIMEOUT_MS = 2000;
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+// Every probe opens a connection: every 100 ms is often enough.
+const waitFor = (what: string, check: () => Promise<boolean>) => eventually(check, { timeoutMs: 60_000, intervalMs: 100, what });
 
 async function probe<T>(port: number, ask: (redis: Redis) => Promise<T>): Promise<T> {
   const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false });
@@ -111,6 +107,7 @@ export function clusterSettings(cluster: TestCluster, { shards = 1, durability =
   json.redis.durability = durability;
   json.redis.replicationTimeoutMs = 200;
   json.rateLimits = { api: [], read: [], write: [] };
+  json.loadtest.requestTimeoutMs = PATIENT_LOADGEN_MS;
   return parseSettings(json);
 }
 

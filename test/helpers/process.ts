@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { eventually } from './eventually.js';
 
 const entry = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
 
@@ -9,7 +10,7 @@ export interface ServerProcess {
   child: ChildProcess;
   /** Everything written so far, stdout and stderr. */
   output(): string;
-  /** Resolves when a line matching `pattern` has been written. */
+  /** Resolves when a line matching `pattern` has been written; rejects if the server exits first. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
@@ -26,14 +27,12 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
-  const waiters = new Set<() => void>();
-  const collect = (chunk: Buffer) => {
-    text += chunk.toString();
-    for (const check of waiters) check();
-  };
+  const collect = (chunk: Buffer) => { text += chunk.toString(); };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
   const exited = once(child, 'exit').then(([code]) => code as number | null);
+  // 'close' comes after the last of the output has been read, unlike 'exit'.
+  const closed = once(child, 'close').catch(() => undefined);
   return {
     child,
     output: () => text,
@@ -43,19 +42,16 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
       if (!match) throw new Error(`the server has not logged its URL yet:\n${text}`);
       return match[1]!;
     },
-    waitFor(pattern, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`timed out waiting for ${pattern}; output:\n${text}`)); }, timeoutMs);
-        const check = () => {
-          if (!pattern.test(text)) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve();
-        };
-        waiters.add(check);
-        void exited.then(() => { if (!pattern.test(text)) { clearTimeout(timer); reject(new Error(`server exited; output:\n${text}`)); } });
-        check();
-      });
+    async waitFor(pattern, timeoutMs = 60_000) {
+      let gone = false;
+      void closed.then(() => { gone = true; });
+      // A server that exited will never write the line: no point waiting out the deadline.
+      try {
+        await eventually(() => pattern.test(text) || gone, { timeoutMs, what: `${pattern} in the server's output` });
+      } catch (error) {
+        throw new Error(`${(error as Error).message}; output:\n${text}`);
+      }
+      if (!pattern.test(text)) throw new Error(`server exited before writing ${pattern}; output:\n${text}`);
     },
   };
 }

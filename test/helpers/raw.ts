@@ -7,11 +7,13 @@ export interface RawResponse {
   body: string;
 }
 
-export function rawRequest(baseUrl: string, bytes: Buffer | string, timeoutMs = 10_000): Promise<RawResponse> {
+export function rawRequest(baseUrl: string, bytes: Buffer | string, timeoutMs = 60_000): Promise<RawResponse> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: hostname, port: Number(port) });
     const chunks: Buffer[] = [];
+    // A deadline, not a wait: a server that never answers fails the request after a minute of
+    // silence, rather than the test by its own timeout. No busy machine is silent that long.
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error('raw request timed out')));
     // write, not end: Node's HTTP server drops a half-closed client before answering it.
     socket.on('connect', () => socket.write(bytes));

@@ -1,6 +1,7 @@
 // A minimal Server-Sent Events client for tests: it keeps every event, in order, and waits for
 // the ones a test expects. Node 20 has no EventSource.
 import { get, type IncomingMessage } from 'node:http';
+import { eventually } from './eventually.js';
 
 export interface SseEvent {
   event: string;
@@ -12,7 +13,7 @@ export interface SseStream {
   events: SseEvent[];
   /** ": comment" lines seen (heartbeats). */
   comments: string[];
-  /** Resolves with the first event, from the start, that matches; rejects after timeoutMs. */
+  /** Resolves with the first event, from the start, that matches; rejects after timeoutMs (generous: a busy machine only makes it slower). */
   until(match: (event: SseEvent) => boolean, timeoutMs?: number): Promise<SseEvent>;
   /** Resolves when the server ends the response. */
   ended: Promise<void>;
@@ -22,8 +23,6 @@ export interface SseStream {
 export function openSse(url: string, headers: Record<string, string> = {}): SseStream {
   const events: SseEvent[] = [];
   const comments: string[] = [];
-  const waiters = new Set<() => void>();
-  const notify = () => { for (const waiter of waiters) waiter(); };
   let resolveEnded!: () => void;
   const ended = new Promise<void>((resolve) => { resolveEnded = resolve; });
   let buffer = '';
@@ -48,9 +47,8 @@ export function openSse(url: string, headers: Record<string, string> = {}): SseS
           parse(buffer.slice(0, end));
           buffer = buffer.slice(end + 2);
         }
-        notify();
       });
-      res.once('close', () => { resolveEnded(); notify(); });
+      res.once('close', () => resolveEnded());
       resolve(res);
     });
     request.once('error', (error) => { reject(error); resolveEnded(); });
@@ -61,22 +59,12 @@ export function openSse(url: string, headers: Record<string, string> = {}): SseS
     comments,
     ended,
     close: () => request.destroy(),
-    until(match, timeoutMs = 5000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = events.find(match);
-          if (!found) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => e.event === 'backlog' ? 'backlog' : e.data))}`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
+    until(match, timeoutMs = 30_000) {
+      return eventually(() => {
+        const found = events.find(match);
+        if (!found) throw new Error(`no matching event yet; got ${JSON.stringify(events.map((e) => (e.event === 'backlog' ? 'backlog' : e.data)))}`);
+        return found;
+      }, { timeoutMs, what: 'a matching event' });
     },
   };
 }
