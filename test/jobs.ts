@@ -1,22 +1,25 @@
 import test from 'ava';
 import type { Job } from '../src/loadgen/jobs.js';
 import { startApp, type TestApp } from './helpers/app.js';
+import { ManualClock } from './helpers/clock.js';
+import { eventually } from './helpers/eventually.js';
+import { assertReportAddsUp } from './helpers/outcomes.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 
 let redis: TestRedis;
 test.before(async () => { redis = await startRedis(); });
 test.after.always(async () => { await redis?.stop(); });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls a job until `until` holds, or fails after `timeoutMs`. */
-async function waitForJob(app: TestApp, id: string, until: (job: Job) => boolean, timeoutMs = 15_000): Promise<Job> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { body } = await app.http.get<Job>(`test/jobs/${id}`);
-    if (until(body)) return body;
-    if (Date.now() > deadline) throw new Error(`job ${id} never got there: ${JSON.stringify(body)}`);
-    await sleep(50);
+/** Polls a job until `until` holds. Every 100 ms: the polls count against the read rate limit. */
+async function waitForJob(app: Pick<TestApp, 'http'>, id: string, until: (job: Job) => boolean): Promise<Job> {
+  let last: Job | undefined;
+  try {
+    return await eventually(async () => {
+      last = (await app.http.get<Job>(`test/jobs/${id}`)).body;
+      return until(last) ? last : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 100, what: `job ${id}` });
+  } catch (error) {
+    throw new Error(`${(error as Error).message}: ${JSON.stringify(last)}`);
   }
 }
 
@@ -37,28 +40,31 @@ test('async: 202 with Location; progress while running; the report when done', a
 
   const done = await waitForJob(app, started.body.id, (job) => job.status === 'done');
   t.like(done.report, { requested: 3000, succeeded: 3000, cancelled: false });
+  assertReportAddsUp(t, done.report!);
   t.true(done.report!.counted.equalsSucceeded);
   t.is(done.progress!.completed, 3000);
-  t.truthy(done.finishedAt);
+  t.true(Date.parse(done.finishedAt!) >= Date.parse(done.startedAt!), `started ${done.startedAt}, finished ${done.finishedAt}`);
 });
 
 test('`Prefer: respond-async` also makes a job asynchronous', async (t) => {
   const app = await startApp(t, redis.url);
   const response = await app.http.post<Job>('test/50', { headers: { prefer: 'respond-async' } });
   t.is(response.statusCode, 202);
-  await waitForJob(app, response.body.id, (job) => job.status === 'done');
+  const done = await waitForJob(app, response.body.id, (job) => job.status === 'done');
+  t.like(done.report, { requested: 50, succeeded: 50 });
 });
 
 test('DELETE cancels a running job; in-flight requests settle and every success is counted', async (t) => {
   const app = await startApp(t, redis.url);
   const { body: job } = await app.http.post<Job>(LONG);
-  await waitForJob(app, job.id, (j) => j.status === 'running');
-  await sleep(300);
+  // Under way, with requests answered, so that there is something in flight to settle.
+  await waitForJob(app, job.id, (j) => j.status === 'running' && (j.progress?.completed ?? 0) > 0);
   const cancelled = await app.http.delete<Job>(`test/jobs/${job.id}`);
   t.is(cancelled.statusCode, 200);
   t.is(cancelled.body.status, 'cancelled');
   const report = cancelled.body.report!;
   t.true(report.cancelled);
+  assertReportAddsUp(t, report);
   t.true(report.completed > 0 && report.completed < 1_000_000);
   t.is(report.counted.hits, report.succeeded, 'the server counted exactly what the report says succeeded');
   t.is((await app.http.get<Job>(`test/jobs/${job.id}`)).body.status, 'cancelled');
@@ -78,17 +84,20 @@ test('unknown and malformed job ids are 404', async (t) => {
 });
 
 test('GET /test/jobs lists jobs newest first; each job expires after jobTtlSeconds', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.jobTtlSeconds = 600; } });
+  const clock = new ManualClock();
+  const app = await startApp(t, redis.url, { deps: { clock }, tweak: (s) => { s.loadtest.jobTtlSeconds = 600; } });
   const first = (await app.http.post<Job>('test/10?async=1')).body;
-  await sleep(5);
+  clock.advance(1000);
   const second = (await app.http.post<Job>('test/10?async=1')).body;
   await waitForJob(app, first.id, (job) => job.status === 'done');
   await waitForJob(app, second.id, (job) => job.status === 'done');
   const list = await app.http.get<Job[]>('test/jobs');
   t.deepEqual(list.body.map((job) => job.id), [second.id, first.id]);
   t.deepEqual((await app.http.get<Job[]>('test/jobs?limit=1')).body.map((job) => job.id), [second.id]);
+  // Redis counts the TTL down on its own clock: a minute of slack for a slow run still tells
+  // jobTtlSeconds' 600 s from the default (86,400 s) or none (-1).
   const ttl = await app.redis.client.pttl(app.keys.job(first.id));
-  t.true(ttl > 590_000 && ttl <= 600_000, `TTL ${ttl} ms`);
+  t.true(ttl > 540_000 && ttl <= 600_000, `TTL ${ttl} ms`);
   t.is((await app.http.get('test/jobs?limit=0')).statusCode, 400);
 });
 
@@ -100,7 +109,7 @@ test('past maxRunningJobs, new jobs get 429 with Retry-After until a slot frees'
   t.is(refused.headers['retry-after'], '5');
   t.deepEqual(refused.body, { error: '1 load test(s) already running, the most allowed at once; try again later' });
   t.is((await app.http.post('test/10')).statusCode, 429, 'synchronous runs count against the limit too');
-  await app.http.delete(`test/jobs/${running.id}`);
+  t.is((await app.http.delete(`test/jobs/${running.id}`)).statusCode, 200);
   t.is((await app.http.post('test/10')).statusCode, 200);
 });
 
@@ -115,22 +124,17 @@ test('any replica answers for a job; a cancel on another replica reaches the one
   const cancel = await b.http.delete<Job>(`test/jobs/${job.id}`);
   t.is(cancel.statusCode, 202, 'b does not run the job: it asks a to cancel it');
   const cancelled = await waitForJob(b, job.id, (j) => j.status === 'cancelled');
+  assertReportAddsUp(t, cancelled.report!);
   t.is(cancelled.report!.counted.hits, cancelled.report!.succeeded);
 });
 
-test('/health answers quickly while a million-request job runs in its worker thread', async (t) => {
+test('/health answers while a million-request job runs in its worker thread', async (t) => {
   const app = await startApp(t, redis.url);
   const { body: job } = await app.http.post<Job>('test/1000000?concurrency=50&async=1');
   await waitForJob(app, job.id, (j) => (j.progress?.completed ?? 0) > 0);
-  const timings: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    const started = performance.now();
-    const health = await app.http.get('health');
-    timings.push(performance.now() - started);
-    t.is(health.statusCode, 200);
-    await sleep(50);
-  }
+  // That it answers during the run, not how fast: speed is the benchmark's business, and a bound
+  // on it here would fail on a busy machine rather than on a slow server.
+  for (let i = 0; i < 10; i++) t.is((await app.http.get('health')).statusCode, 200);
   t.is((await app.http.get<Job>(`test/jobs/${job.id}`)).body.status, 'running', 'the job was still running throughout');
-  // Generous: the server shares 2 cores with the worker and Redis. The point is that it answers.
-  t.true(Math.max(...timings) < 500, `slowest /health took ${Math.max(...timings).toFixed(1)} ms`);
+  t.is((await app.http.delete(`test/jobs/${job.id}`)).statusCode, 200);
 });

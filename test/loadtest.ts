@@ -2,6 +2,8 @@ import test from 'ava';
 import type { Job, JobReport } from '../src/loadgen/jobs.js';
 import type { LoadReport } from '../src/loadgen/report.js';
 import { startApp } from './helpers/app.js';
+import { eventually } from './helpers/eventually.js';
+import { assertReportAddsUp } from './helpers/outcomes.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 
 let redis: TestRedis;
@@ -20,7 +22,7 @@ test('POST /test/2000: the sum of /stats grows by exactly `succeeded`', async (t
   const report = response.body;
   t.is(report.requested, 2000);
   t.is(report.completed, 2000);
-  t.is(report.succeeded + report.failed, report.completed);
+  assertReportAddsUp(t, report);
   t.is(report.succeeded, 2000);
   t.deepEqual(report.statusCodes, { '200': 2000 });
   t.deepEqual(report.errors, {});
@@ -38,19 +40,23 @@ test('the report has every documented field, with sane figures', async (t) => {
     'seed', 'startedAt', 'statusCodes', 'succeeded', 'target',
   ]);
   t.like(report, { model: 'closed', rate: null, concurrency: 10, seed: 5, distribution: 'zipf', paths: 1000, target: app.url, dropped: 0, non2xx: 0, cancelled: false });
+  assertReportAddsUp(t, report);
   t.true(report.durationMs > 0);
   // The ISO times carry whole milliseconds; durationMs carries fractions.
   t.true(Math.abs(Date.parse(report.finishedAt) - Date.parse(report.startedAt) - report.durationMs) <= 1);
   t.true(Math.abs(report.requestsPerSecond - (report.completed / report.durationMs) * 1000) < 0.01 * report.requestsPerSecond);
   t.is(report.perSecond.reduce((a, b) => a + b, 0), report.completed);
   const { min, mean, p50, p90, p99, p99_9, max, stddev } = report.latencyMs;
-  t.true(min > 0 && min <= p50 && p50 <= p90 && p90 <= p99 && p99 <= p99_9 && mean <= max && stddev >= 0, JSON.stringify(report.latencyMs));
-  t.true(p99_9 <= max * 1.001);
+  t.true(min > 0 && min <= p50 && p50 <= p90 && p90 <= p99 && p99 <= p99_9 && p99_9 <= max * 1.001, JSON.stringify(report.latencyMs));
+  t.true(min <= mean && mean <= max, `the mean lies between min and max: ${JSON.stringify(report.latencyMs)}`);
+  // No spread can exceed half the range (Popoviciu); figures are rounded to the microsecond.
+  t.true(stddev <= (max - min) / 2 + 0.001, `stddev within half the range: ${JSON.stringify(report.latencyMs)}`);
 });
 
 test('counted == succeeded on an isolated run, and the report says so', async (t) => {
   const app = await startApp(t, redis.url);
   const { body: report } = await app.http.post<JobReport>('test/1500?concurrency=30&distribution=uniform&paths=200');
+  assertReportAddsUp(t, report);
   t.is(report.succeeded, 1500);
   t.is(report.counted.hits, 1500);
   t.true(report.counted.equalsSucceeded);
@@ -62,10 +68,21 @@ test('the open model paces requests at the target rate, never faster', async (t)
   const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.maxLagMs = 60_000; } });
   const { body: report } = await app.http.post<JobReport>('test/600?rate=300&concurrency=20');
   t.like(report, { model: 'open', rate: 300, succeeded: 600, dropped: 0 });
-  // 600 requests due over 2 s: the last one is due at 1.997 s, so the run cannot end sooner.
-  t.true(report.durationMs >= 1990, `took ${report.durationMs} ms`);
+  t.deepEqual(report.statusCodes, { '200': 600 });
+  // Only lower bounds on time: a slow machine makes a run longer, never shorter, so none of these
+  // can fail for want of speed. (How long a run takes is the benchmark's business; the exact
+  // pacing is test/open-model.ts's.)
+  // Request 599 is due 599/300 s in, and nothing is sent before it is due.
+  t.true(report.durationMs >= (599 * 1000) / 300, `took ${report.durationMs} ms`);
   t.true(report.requestsPerSecond <= 300 * 1.01, `${report.requestsPerSecond} req/s is faster than the rate`);
-  t.true(report.durationMs < 10_000, `took ${report.durationMs} ms`);
+  // Never faster in any stretch either: by the end of second s of the run at most the 300·(s+1)
+  // requests due before then can have completed.
+  let completed = 0;
+  report.perSecond.forEach((count, second) => {
+    completed += count;
+    t.true(completed <= 300 * (second + 1), `${completed} requests completed within ${second + 1} s`);
+  });
+  t.is(completed, 600);
 });
 
 test('the same seed replays the same paths', async (t) => {
@@ -90,6 +107,8 @@ test('paths repeat, so /stats shows a ranking', async (t) => {
   const { body: report } = await app.http.post<LoadReport>('test/1000?seed=3');
   t.true(report.distinctPaths <= 50);
   const rows = (await app.http.get<Row[]>('stats')).body;
+  t.is(rows.length, report.distinctPaths, 'the ranking holds exactly the paths the run hit');
+  t.is(sum(rows), report.succeeded);
   t.true(rows[0]!.hits > rows.at(-1)!.hits);
 });
 
@@ -151,41 +170,37 @@ test('maxRequests comes from settings', async (t) => {
 
 test('the server keeps answering other requests while a load test runs', async (t) => {
   const app = await startApp(t, redis.url);
-  let loadRunning = true;
-  const load = app.http.post<LoadReport>('test/20000?concurrency=50').finally(() => { loadRunning = false; });
-  const checks: Array<{ status: number; ms: number; duringLoad: boolean }> = [];
-  for (let i = 0; i < 5; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const started = Date.now();
-    const { statusCode } = await app.http.get('health', { timeout: { request: 5000 } });
-    checks.push({ status: statusCode, ms: Date.now() - started, duringLoad: loadRunning });
-  }
+  // A run far longer than the checks, so they come while it runs however slow the machine is.
+  const load = app.http.post<JobReport>('test/1000000?concurrency=50');
+  const job = await eventually(async () => (await app.http.get<Job[]>('test/jobs')).body.find((j) => (j.progress?.completed ?? 0) > 0), { intervalMs: 100, what: 'the load test to be under way' });
+  // The point is that the server answers at all, not how fast (that belongs to the benchmark): one
+  // that the load blocked would answer only once the run was over, and the status below says not.
+  for (let i = 0; i < 5; i++) t.is((await app.http.get('health')).statusCode, 200);
+  t.is((await app.http.get<Job>(`test/jobs/${job.id}`)).body.status, 'running', 'the checks were answered while the load test was still running');
+  t.is((await app.http.delete(`test/jobs/${job.id}`)).statusCode, 200);
   const report = (await load).body;
-  t.is(report.succeeded, 20000);
-  for (const check of checks) {
-    t.is(check.status, 200);
-    t.true(check.duringLoad, 'the check was answered while the load test was still running');
-    // Generous: the point is that it answers, not how fast (that belongs to the benchmark).
-    t.true(check.ms < 2000, `a health check took ${check.ms} ms`);
-  }
+  t.true(report.cancelled);
+  assertReportAddsUp(t, report);
+  t.is(report.counted.hits, report.succeeded);
 });
 
 test('a load test stops when its client goes away, and is recorded as cancelled', async (t) => {
   const app = await startApp(t, redis.url);
   const controller = new AbortController();
   const load = app.http.post('test/1000000?concurrency=10', { signal: controller.signal });
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await eventually(async () => (await app.totalHits()) > 0, { what: 'the first hits of the load test' });
   controller.abort();
   await t.throwsAsync(load);
-  let job: Job | undefined;
-  for (let i = 0; i < 100 && job?.status !== 'cancelled'; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    job = (await app.http.get<Job[]>('test/jobs')).body[0];
-  }
-  t.is(job?.status, 'cancelled');
-  const counted = await app.totalHits();
-  t.is(counted, job!.report!.succeeded, 'every success in the report, and nothing else, was counted');
-  t.true(counted < 1_000_000);
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  t.is(await app.totalHits(), counted, 'no more hits arrive after the job was cancelled');
+  const job = await eventually(async () => {
+    const [newest] = (await app.http.get<Job[]>('test/jobs')).body;
+    return newest?.status === 'cancelled' ? newest : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 100, what: 'the job to be recorded as cancelled' });
+  const report = job.report!;
+  assertReportAddsUp(t, report);
+  t.true(report.completed < 1_000_000);
+  // A job is recorded only after its requests settled and its connections closed (runLoad destroys
+  // its agent before it reports): the server's count at the finish, and ours after it, must both
+  // be the report's successes. A request still on its way would show in ours.
+  t.is(report.counted.hits, report.succeeded, 'counted by the server when the run finished');
+  t.is(await app.totalHits(), report.succeeded, 'every success in the report, and nothing else, was counted, and nothing arrived after');
 });
