@@ -1,8 +1,11 @@
 // The web dashboard in a real browser (Debian's chromium through playwright-core; never a
 // downloaded one) against a real server on a real Redis: the ranking, its filter, a load test
 // from the panel, the live chart, the error banner, the admin token. Also the static files.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import got from 'got';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
@@ -10,7 +13,15 @@ import { launchChromium } from './helpers/browser.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { startLocalRedis, startRedis, type TestRedis } from './helpers/redis.js';
 
-const SCREENSHOTS = new URL('./screenshots/', import.meta.url);
+// The README shows test/screenshots/; a run rewrites them only when asked
+// (UPDATE_SCREENSHOTS=1 npm test -- test/dashboard.ts), so that running the suite leaves the tree clean.
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS
+  ? new URL('./screenshots/', import.meta.url)
+  : pathToFileURL(`${mkdtempSync(join(tmpdir(), 'hitcounter-screenshots-'))}/`);
+test.after.always('remove screenshots nobody asked to keep', () => {
+  if (!process.env.UPDATE_SCREENSHOTS) rmSync(SCREENSHOTS, { recursive: true, force: true });
+});
+const WAIT_MS = 60_000;
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
@@ -38,6 +49,9 @@ async function openPage(t: ExecutionContext, app: TestApp, options: BrowserConte
   const context = await browser.newContext({ locale: 'en-US', colorScheme: 'light', ...options });
   t.teardown(() => context.close());
   const page = await context.newPage();
+  // Every wait for the page (selectors, actions) may take this long: a busy machine only makes
+  // the page slower, and a condition that never comes still fails, just later.
+  page.setDefaultTimeout(WAIT_MS);
   const problems: string[] = [];
   const origin = new URL(app.url).origin;
   page.on('console', (message) => { if (message.type() === 'error') problems.push(`console: ${message.text()}`); });
@@ -54,7 +68,7 @@ async function openPage(t: ExecutionContext, app: TestApp, options: BrowserConte
 // types, not the DOM's. (String expressions would not do: the page's CSP forbids eval.)
 declare const document: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const sessionStorage: { getItem(key: string): string | null };
-const until = (page: Page, condition: (arg: number) => boolean, arg = 0, timeout = 15_000) => page.waitForFunction(condition, arg, { timeout });
+const until = (page: Page, condition: (arg: number) => boolean, arg = 0, timeout = WAIT_MS) => page.waitForFunction(condition, arg, { timeout });
 const numberAttribute = async (page: Page, selector: string, name: string) => Number(await page.getAttribute(selector, name));
 const rowCount = (page: Page, n: number) => until(page, (n) => document.querySelectorAll('#top-body tr').length === n, n);
 
@@ -68,8 +82,10 @@ async function seed(app: TestApp, counts: Record<string, number>): Promise<void>
 }
 
 test.serial('the ranking, its filter, a load test from the panel and live traffic; screenshots', async (t) => {
-  t.timeout(120_000);
-  const app = await startApp(t, redis.url);
+  t.timeout(300_000);
+  // This test is about the panel, not pacing: on a busy machine the open model falls behind its
+  // rate, and with the default maxLagMs it would drop requests rather than send them late.
+  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.maxLagMs = 600_000; } });
   await seed(app, { '/api/blog/alpha': 5, '/api/blog/beta': 3, '/api/docs/intro': 2, '/api/about': 1 });
   const { page, problems } = await openPage(t, app);
 
@@ -104,17 +120,18 @@ test.serial('the ranking, its filter, a load test from the panel and live traffi
   await page.selectOption('#load-form [name=distribution]', 'zipf');
   await page.click('#load-start');
   await page.waitForSelector('#load-progress:not([hidden])');
-  await until(page, () => document.querySelector('#load-bar').dataset.progress === '100', 0, 60_000);
-  await page.waitForSelector('#load-report[data-state="shown"]', { timeout: 10_000 });
+  // 2,000 requests at 500/s take four seconds on an idle machine; the run ends whenever it ends.
+  await until(page, () => document.querySelector('#load-bar').dataset.progress === '100', 0, 180_000);
+  await page.waitForSelector('#load-report[data-state="shown"]');
   t.is(await page.textContent('#load-status'), 'Done');
   t.is(await page.textContent('#r-succeeded'), '2,000');
   t.is(await page.textContent('#r-codes'), '200 × 2,000');
   t.is(await page.locator('#r-latency-chart canvas').count(), 1);
   t.is(await page.locator('#r-latency td').count(), 6);
 
-  await until(page, () => Number(document.querySelector('#live-chart').dataset.peak) > 0, 0, 10_000);
-  t.true((await numberAttribute(page, '#live-chart', 'data-points')) > pointsBefore);
-  t.is(await page.getAttribute('#live-badge', 'data-state'), 'live');
+  await until(page, () => Number(document.querySelector('#live-chart').dataset.peak) > 0);
+  await until(page, (before) => Number(document.querySelector('#live-chart').dataset.points) > before, pointsBefore);
+  await page.waitForSelector('#live-badge[data-state="live"]');
   // The table refreshed after the run: the load test's paths are in it.
   await until(page, () => Number(document.querySelector('#top-table').dataset.total) > 4);
   await page.waitForSelector('#health[data-state="up"]');
@@ -133,7 +150,7 @@ test.serial('the ranking, its filter, a load test from the panel and live traffi
 });
 
 test.serial('an empty state before the first hit; the error banner while Redis is down, gone once it is back', async (t) => {
-  t.timeout(60_000);
+  t.timeout(240_000);
   const local = await startLocalRedis();
   t.teardown(() => local.stop());
   const app = await startApp(t, local.url, { tweak: (s) => { s.redis.commandTimeoutMs = 500; } });
@@ -144,19 +161,19 @@ test.serial('an empty state before the first hit; the error banner while Redis i
   t.true(await page.isHidden('#banner'));
 
   await local.process!.kill();
-  await page.waitForSelector('#banner:not([hidden])', { timeout: 15_000 });
+  await page.waitForSelector('#banner:not([hidden])');
   t.regex((await page.textContent('#banner'))!, /Redis is unavailable|Redis is down|cannot be reached/);
-  await page.waitForSelector('#health[data-state="down"]', { timeout: 10_000 });
+  await page.waitForSelector('#health[data-state="down"]');
 
   await local.restart!();
-  await page.waitForSelector('#banner', { state: 'hidden', timeout: 20_000 });
-  await page.waitForSelector('#health[data-state="up"]', { timeout: 10_000 });
+  await page.waitForSelector('#banner', { state: 'hidden' });
+  await page.waitForSelector('#health[data-state="up"]');
   // Chromium logs each 503 as a failed resource load; nothing else may appear.
   t.deepEqual(problems.filter((problem) => !/Failed to load resource: the server responded with a status of 503/.test(problem)), []);
 });
 
 test.serial('with an admin token configured, the panel asks for it, keeps it for the tab, and shows refusals', async (t) => {
-  t.timeout(60_000);
+  t.timeout(240_000);
   const app = await startApp(t, redis.url, { deps: { adminToken: 'correct-horse-battery-staple' } });
   const { page, problems } = await openPage(t, app);
 
@@ -176,7 +193,7 @@ test.serial('with an admin token configured, the panel asks for it, keeps it for
   await page.fill('#load-form [name=n]', '200');
   await page.fill('#load-form [name=concurrency]', '10');
   await page.click('#load-start');
-  await page.waitForSelector('#load-report[data-state="shown"]', { timeout: 30_000 });
+  await page.waitForSelector('#load-report[data-state="shown"]');
   t.is(await page.textContent('#r-succeeded'), '200');
   t.true(await page.isHidden('#load-error'));
   t.deepEqual(problems.filter((problem) => !/Failed to load resource: the server responded with a status of (400|401)/.test(problem)), []);
@@ -201,7 +218,7 @@ test('GET / and /dashboard/{file}: types, ETags, a fixed list of files, nothing 
   const script = await http.get('dashboard/app.js');
   t.is(script.headers['content-type'], 'text/javascript; charset=utf-8');
   t.is(script.headers['cache-control'], 'no-cache');
-  t.truthy(script.headers.etag);
+  t.is((await http.get('dashboard/app.js', { headers: { 'If-None-Match': script.headers.etag! } })).statusCode, 304, 'revalidated by its ETag');
 
   // Every module the page imports, and every module they import, is on the list.
   const seen = new Set(['app.js']);
@@ -210,7 +227,9 @@ test('GET / and /dashboard/{file}: types, ETags, a fixed list of files, nothing 
     t.is(module.statusCode, 200, name);
     for (const [, imported] of module.body.matchAll(/from '\.\/([\w.-]+)'/g)) seen.add(imported!);
   }
-  t.true(seen.size >= 5, [...seen].join(' '));
+  // …and the page uses every module there is: none is dead, none is missing from the walk.
+  const modules = readdirSync(new URL('../src/dashboard/', import.meta.url)).filter((name) => name.endsWith('.js'));
+  t.deepEqual([...seen].sort(), modules.sort());
 
   for (const path of ['dashboard/index.html', 'dashboard/nope.js', 'dashboard/..%2Fapp.ts', 'dashboard/%2e%2e%2f%2e%2e%2fpackage.json', 'dashboard/', 'dashboard/constructor']) {
     const response = await http.get(path, { responseType: 'json' });
