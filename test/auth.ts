@@ -42,7 +42,7 @@ test('with a token: job cancel and DELETE /stats are admin too; counting and rea
   t.is((await app.http.get('health')).statusCode, 200);
   t.is((await app.http.get('test/jobs')).statusCode, 200);
 
-  const job = (await app.http.post<{ id: string }>('test/1000000?async=1&concurrency=2', { headers: auth })).body;
+  const job = (await app.http.post<{ id: string }>('test/1000000?async=1&concurrency=2&rate=200', { headers: auth })).body;
   t.is((await app.http.delete(`test/jobs/${job.id}`)).statusCode, 401);
   t.is((await app.http.delete(`test/jobs/${job.id}`, { headers: auth })).statusCode, 200);
 

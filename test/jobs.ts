@@ -23,7 +23,8 @@ async function waitForJob(app: Pick<TestApp, 'http'>, id: string, until: (job: J
   }
 }
 
-const LONG = 'test/1000000?concurrency=5&async=1';
+// Paced: a job that stays running for hours without taking the CPU the other tests need.
+const LONG = 'test/1000000?concurrency=5&rate=200&async=1';
 
 test('async: 202 with Location; progress while running; the report when done', async (t) => {
   const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.progressIntervalMs = 100; } });

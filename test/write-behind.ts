@@ -40,7 +40,7 @@ test('while Redis is down hits are still acknowledged, and every one is counted 
   t.timeout(60_000);
   const redis = await startLocalRedis();
   t.teardown(() => redis.stop());
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.writeBehind = { enabled: true, flushIntervalMs: 20 }; s.redis.commandTimeoutMs = 500; } });
+  const app = await startApp(t, redis.url, { tweak: (s) => { s.writeBehind = { enabled: true, flushIntervalMs: 20 }; } });
   const load = startLoad(app.url, { concurrency: 20, prefix: 'wbdown' });
   const health = async () => (await app.http.get<{ status: string; pendingHits: number }>('health')).body;
   // Each step waits for a point the load has reached, not for a length of time.
@@ -82,7 +82,7 @@ test('Redis down at midnight: a hit still gets its 200 without the new day\'s sa
   const redis = await startLocalRedis();
   t.teardown(() => redis.stop());
   const clock = new ManualClock(Date.UTC(2026, 10, 20, 23, 59, 30));
-  const app = await startApp(t, redis.url, { deps: { clock }, tweak: (s) => { s.writeBehind = { enabled: true, flushIntervalMs: 20 }; s.redis.commandTimeoutMs = 500; } });
+  const app = await startApp(t, redis.url, { deps: { clock }, tweak: (s) => { s.writeBehind = { enabled: true, flushIntervalMs: 20 }; } });
   t.deepEqual((await app.http.get('api/midnight')).body, { path: '/api/midnight', hits: 1 });
   await eventually(async () => (await app.totalHits()) === 1, { timeoutMs: 30_000, what: 'the first hit to be flushed' });
 
