@@ -27,6 +27,13 @@ export const defaultSettingsJson = (): Settings => JSON.parse(readFileSync(SETTI
  */
 export const PATIENT_LOADGEN_MS = 600_000;
 
+/**
+ * Redis's command timeout in tests, unless a test sets its own (the fault tests do, to provoke
+ * timeouts). A command that merely waits behind a busy machine (a million-row ZADD in the next
+ * test file, busy loops on every core) must not become a 503 in a test that counts exactly.
+ */
+export const PATIENT_REDIS_MS = 30_000;
+
 export interface TestApp {
   url: string;
   http: Got;
@@ -51,6 +58,7 @@ export async function startApp(
   json.redis.url = redisUrl;
   json.redis.keyPrefix = `test:${randomUUID()}:`;
   json.loadtest.requestTimeoutMs = PATIENT_LOADGEN_MS;
+  json.redis.commandTimeoutMs = PATIENT_REDIS_MS;
   options.tweak?.(json);
   const settings = parseSettings(json);
 
