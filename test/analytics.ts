@@ -9,16 +9,11 @@ import got from 'got';
 import pLimit from 'p-limit';
 import type { HitEvent } from '../src/analytics/events.js';
 import type { Settings } from '../src/settings.js';
-import { startApp, type TestApp } from './helpers/app.js';
+import { startApp, type TestApp, sharedRedis } from './helpers/app.js';
 import { ManualClock } from './helpers/clock.js';
 import { eventually } from './helpers/eventually.js';
 import { assertCountedExactly, is2xx, settled, tally } from './helpers/outcomes.js';
 import { spawnServer } from './helpers/process.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -39,7 +34,7 @@ async function hitAt(app: TestApp, clock: ManualClock, time: number, path: strin
 /** Hits spread over 3 days, 5 hours, 30 minutes and 2 minutes before T0. */
 async function history(t: Parameters<typeof startApp>[0], tweak?: (settings: Settings) => void) {
   const clock = new ManualClock(T0);
-  const app = await startApp(t, redis.url, { deps: { clock }, tweak });
+  const app = await startApp(t, { deps: { clock }, tweak });
   await hitAt(app, clock, T0 - 3 * DAY, 'old', 5);
   await hitAt(app, clock, T0 - 5 * HOUR, 'morning', 4);
   await hitAt(app, clock, T0 - 30 * MINUTE, 'recent', 3);
@@ -131,7 +126,7 @@ test('each bucket expires after its own TTL', async (t) => {
 
 test('prefix filters the ranking; limit/offset page it with X-Total-Count and a Link to the next page', async (t) => {
   const clock = new ManualClock(T0);
-  const app = await startApp(t, redis.url, { deps: { clock } });
+  const app = await startApp(t, { deps: { clock } });
   for (const [path, n] of [['users/1', 5], ['users/2', 4], ['users/3', 3], ['usersx', 9], ['docs', 7]] as const) await hitAt(app, clock, T0, path, n);
   const page = await app.http.get<Row[]>('stats?prefix=/api/users&limit=2');
   t.deepEqual(page.body, [{ path: '/api/users/1', hits: 5 }, { path: '/api/users/2', hits: 4 }]);
@@ -146,7 +141,7 @@ test('prefix filters the ranking; limit/offset page it with X-Total-Count and a 
 test('uniques: 10,000 distinct visitors are counted within the HyperLogLog error, and no IP is stored', async (t) => {
   t.timeout(120_000);
   const clock = new ManualClock(T0);
-  const app = await startApp(t, redis.url, { deps: { clock }, tweak: (s) => { s.server.trustProxy = true; } });
+  const app = await startApp(t, { deps: { clock }, tweak: (s) => { s.server.trustProxy = true; } });
   const limit = pLimit(50);
   const visit = (i: number) => limit(async () => (await app.http.get('api/popular', {
     headers: { 'x-forwarded-for': `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 'user-agent': 'test' },
@@ -246,11 +241,11 @@ test('CSV exports parse back to what the JSON says', async (t) => {
 test('exporting 1,000,000 paths as CSV streams in constant memory: the server grows by less than 100 MB', async (t) => {
   t.timeout(180_000);
   const prefix = `test:${randomUUID()}:`;
-  const server = spawnServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'info' });
+  const server = spawnServer({ REDIS_URL: (await sharedRedis()).url, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'info' });
   t.teardown(() => { server.child.kill('SIGKILL'); });
   await server.waitFor(/hitcounter is listening/);
   const base = server.url();
-  const client = new Redis(redis.url);
+  const client = new Redis((await sharedRedis()).url);
   t.teardown(async () => {
     const doomed = await client.keys(`${prefix}*`);
     if (doomed.length > 0) await client.del(...doomed);
@@ -309,7 +304,7 @@ test('per-path detail with window=all covers the whole history: all-time hits, t
 test('DELETE /stats keeps the visitor salts, so replicas that cached one still agree on visitors after the reset', async (t) => {
   const clock = new ManualClock(T0);
   const prefix = `test:${randomUUID()}:`;
-  const replica = () => startApp(t, redis.url, { deps: { clock }, tweak: (s) => { s.redis.keyPrefix = prefix; } });
+  const replica = () => startApp(t, { deps: { clock }, tweak: (s) => { s.redis.keyPrefix = prefix; } });
   const a = await replica();
   const b = await replica();
   await hitAt(a, clock, T0, 'reset'); // a has the day's salt cached from now on

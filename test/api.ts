@@ -1,11 +1,6 @@
 import test from 'ava';
-import { startApp } from './helpers/app.js';
+import { startApp, withApp } from './helpers/app.js';
 import { rawRequest, requestBytes } from './helpers/raw.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
 
 /** Sends a request target byte for byte, bypassing any client-side URL cleanup. */
 async function rawGet(url: string, target: string): Promise<{ status: number; body: unknown }> {
@@ -13,8 +8,7 @@ async function rawGet(url: string, target: string): Promise<{ status: number; bo
   return { status, body: JSON.parse(body) };
 }
 
-test('GET /api/<path> counts one hit and answers the new total', async (t) => {
-  const app = await startApp(t, redis.url);
+test('GET /api/<path> counts one hit and answers the new total', withApp, async (t, app) => {
   const first = await app.http.get('api/hello/world/');
   t.is(first.statusCode, 200);
   t.deepEqual(first.body, { path: '/api/hello/world', hits: 1 });
@@ -23,8 +17,7 @@ test('GET /api/<path> counts one hit and answers the new total', async (t) => {
   t.is(await app.redis.client.zscore(app.keys.hits, '/api/hello/world'), '2');
 });
 
-test('every method but OPTIONS counts', async (t) => {
-  const app = await startApp(t, redis.url);
+test('every method but OPTIONS counts', withApp, async (t, app) => {
   for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const) {
     const response = await app.http('api/m', { method, json: method === 'GET' || method === 'HEAD' ? undefined : { ignored: true } });
     t.is(response.statusCode, 200, method);
@@ -35,8 +28,7 @@ test('every method but OPTIONS counts', async (t) => {
   t.is(await app.store.hitsOf('/api/m'), 6);
 });
 
-test('the query string is ignored and variants of one path count as one', async (t) => {
-  const app = await startApp(t, redis.url);
+test('the query string is ignored and variants of one path count as one', withApp, async (t, app) => {
   for (const target of ['/api/a/b', '/api/a/b/', '/api//a/b?utm=1', '/api/a/./b', '/api/a/x/../b', '/api/%61/b']) {
     const { status, body } = await rawGet(app.url, target);
     t.is(status, 200, target);
@@ -46,16 +38,14 @@ test('the query string is ignored and variants of one path count as one', async 
   t.is(await app.store.distinctPaths(), 1);
 });
 
-test('/api and /api/ count as /api; case is kept', async (t) => {
-  const app = await startApp(t, redis.url);
+test('/api and /api/ count as /api; case is kept', withApp, async (t, app) => {
   t.deepEqual((await app.http.get('api')).body, { path: '/api', hits: 1 });
   t.deepEqual((await app.http.get('api/')).body, { path: '/api', hits: 2 });
   t.deepEqual((await app.http.get('api/Case')).body, { path: '/api/Case', hits: 1 });
   t.deepEqual((await app.http.get('api/case')).body, { path: '/api/case', hits: 1 });
 });
 
-test('non-ASCII paths are counted decoded; raw non-ASCII bytes get a 400', async (t) => {
-  const app = await startApp(t, redis.url);
+test('non-ASCII paths are counted decoded; raw non-ASCII bytes get a 400', withApp, async (t, app) => {
   t.deepEqual((await rawGet(app.url, '/api/caf%C3%A9')).body, { path: '/api/café', hits: 1 });
   // Node's HTTP parser refuses raw bytes above 0x7f in a request target, as RFC 9112 allows.
   const raw = await rawGet(app.url, Buffer.from('/api/café', 'utf8').toString('latin1'));
@@ -79,7 +69,7 @@ const badTargets: Array<[target: string, status: number, error: string]> = [
 
 for (const [target, status, error] of badTargets) {
   test(`bad input ${JSON.stringify(target.slice(0, 30))} gets ${status} and counts nothing`, async (t) => {
-    const app = await startApp(t, redis.url);
+    const app = await startApp(t);
     await app.http.get('api/before');
     const response = await rawGet(app.url, target);
     t.is(response.status, status);
@@ -89,8 +79,7 @@ for (const [target, status, error] of badTargets) {
   });
 }
 
-test('a request line Node itself rejects still gets the JSON error shape', async (t) => {
-  const app = await startApp(t, redis.url);
+test('a request line Node itself rejects still gets the JSON error shape', withApp, async (t, app) => {
   const response = await rawRequest(app.url, 'GET /api/a\u0001b HTTP/1.1\r\nHost: x\r\n\r\n');
   const reply = `${response.head}\r\n\r\n${response.body}`;
   t.regex(reply, /^HTTP\/1\.1 400 Bad Request\r\n/);
@@ -98,8 +87,7 @@ test('a request line Node itself rejects still gets the JSON error shape', async
   t.is(await app.totalHits(), 0);
 });
 
-test('unknown routes get 404 and known routes with the wrong method 405, in the error shape', async (t) => {
-  const app = await startApp(t, redis.url);
+test('unknown routes get 404 and known routes with the wrong method 405, in the error shape', withApp, async (t, app) => {
   const missing = await app.http.get('nope');
   t.is(missing.statusCode, 404);
   t.deepEqual(missing.body, { error: 'No route for GET /nope' });

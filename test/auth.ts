@@ -5,19 +5,14 @@ import { loadAdminToken } from '../src/auth.js';
 import { SettingsError } from '../src/errors.js';
 import { parseSettings } from '../src/settings.js';
 import { defaultSettingsJson, startApp } from './helpers/app.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
 import { tempDir } from './helpers/tmp.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
 
 const TOKEN = 's3cret-admin-token';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const WWW_AUTHENTICATE = 'Bearer realm="hitcounter", Basic realm="hitcounter"';
 
 test('with a token: admin endpoints need it, as Bearer or as the Basic password', async (t) => {
-  const app = await startApp(t, redis.url, { deps: { adminToken: TOKEN } });
+  const app = await startApp(t, { deps: { adminToken: TOKEN } });
 
   const missing = await app.http.post('test/5');
   t.is(missing.statusCode, 401);
@@ -35,7 +30,7 @@ test('with a token: admin endpoints need it, as Bearer or as the Basic password'
 });
 
 test('with a token: job cancel and DELETE /stats are admin too; counting and reading stay public', async (t) => {
-  const app = await startApp(t, redis.url, { deps: { adminToken: TOKEN } });
+  const app = await startApp(t, { deps: { adminToken: TOKEN } });
   const auth = { authorization: `Bearer ${TOKEN}` };
   t.is((await app.http.get('api/public')).statusCode, 200);
   t.is((await app.http.get('stats')).statusCode, 200);
@@ -58,7 +53,7 @@ test('with a token: job cancel and DELETE /stats are admin too; counting and rea
 });
 
 test('auth.protectStats makes the read endpoints need the token too, never /api or /health', async (t) => {
-  const app = await startApp(t, redis.url, { deps: { adminToken: TOKEN }, tweak: (s) => { s.auth.protectStats = true; } });
+  const app = await startApp(t, { deps: { adminToken: TOKEN }, tweak: (s) => { s.auth.protectStats = true; } });
   for (const path of ['stats', 'test/jobs', 'test/jobs/00000000-0000-4000-8000-000000000000']) {
     const response = await app.http.get(path);
     t.is(response.statusCode, 401, path);
@@ -71,7 +66,7 @@ test('auth.protectStats makes the read endpoints need the token too, never /api 
 
 test('without a token: admin endpoints answer loopback clients, and 403 anyone else', async (t) => {
   // trustProxy lets the test present a non-loopback client address through X-Forwarded-For.
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.server.trustProxy = true; } });
+  const app = await startApp(t, { tweak: (s) => { s.server.trustProxy = true; } });
   t.is((await app.http.post('test/5')).statusCode, 200, 'loopback');
   const remote = await app.http.post('test/5', { headers: { 'x-forwarded-for': '203.0.113.7' } });
   t.is(remote.statusCode, 403);
@@ -82,7 +77,7 @@ test('without a token: admin endpoints answer loopback clients, and 403 anyone e
 });
 
 test('behind a proxy, only the address the proxy appended counts: a spoofed loopback entry does not', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.server.trustProxy = true; } });
+  const app = await startApp(t, { tweak: (s) => { s.server.trustProxy = true; } });
   const spoofed = await app.http.post('test/5', { headers: { 'x-forwarded-for': '127.0.0.1, 203.0.113.7' } });
   t.is(spoofed.statusCode, 403);
 });

@@ -2,13 +2,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type { JobReport } from '../src/loadgen/jobs.js';
-import { startApp } from './helpers/app.js';
+import { startApp, withApp } from './helpers/app.js';
 import { assertReportAddsUp } from './helpers/outcomes.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 
@@ -23,8 +18,7 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
-test('hitcounter load runs a job and prints its report as JSON', async (t) => {
-  const app = await startApp(t, redis.url);
+test('hitcounter load runs a job and prints its report as JSON', withApp, async (t, app) => {
   const { code, stdout } = await run(['load', '500', '--concurrency', '10', '--seed', '4', '--url', app.url, '--json']);
   t.is(code, 0);
   const report = JSON.parse(stdout) as JobReport;
@@ -36,7 +30,7 @@ test('hitcounter load runs a job and prints its report as JSON', async (t) => {
 test('hitcounter load prints tables, with the open model', async (t) => {
   // This test is about the tables: on a busy machine the open model falls behind its rate, and
   // with the default maxLagMs it would drop requests rather than send them late.
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.maxLagMs = 600_000; } });
+  const app = await startApp(t, { tweak: (s) => { s.loadtest.maxLagMs = 600_000; } });
   const { code, stdout } = await run(['load', '200', '--rate', '400', '--url', app.url]);
   t.is(code, 0);
   t.regex(stdout, /open @ 400\/s/);
@@ -45,8 +39,7 @@ test('hitcounter load prints tables, with the open model', async (t) => {
   t.regex(stdout, /counted in Redis: 200 \(equals succeeded\)/);
 });
 
-test('hitcounter stats prints the top paths', async (t) => {
-  const app = await startApp(t, redis.url);
+test('hitcounter stats prints the top paths', withApp, async (t, app) => {
   for (const path of ['a', 'b', 'b']) await app.http.get(`api/${path}`);
   const table = await run(['stats', '--limit', '5', '--url', app.url]);
   t.is(table.code, 0);
@@ -56,8 +49,7 @@ test('hitcounter stats prints the top paths', async (t) => {
   t.deepEqual(JSON.parse(json.stdout), [{ path: '/api/b', hits: 2 }, { path: '/api/a', hits: 1 }]);
 });
 
-test('the server\'s error message reaches the user, with a non-zero exit', async (t) => {
-  const app = await startApp(t, redis.url);
+test('the server\'s error message reaches the user, with a non-zero exit', withApp, async (t, app) => {
   const { code, stderr } = await run(['load', '10', '--distribution', 'normal', '--url', app.url]);
   t.is(code, 1);
   t.regex(stderr, /hitcounter: Expected `distribution` to be one of: uniform, zipf/);

@@ -2,16 +2,11 @@
 // without replicas no hit can be: each is answered 503, and the ones the master applied anyway are
 // taken back, so nothing answered 503 stays counted. (The cluster case is in test/cluster.ts.)
 import test from 'ava';
-import { startApp } from './helpers/app.js';
+import { startApp, withApp } from './helpers/app.js';
 import { settled } from './helpers/outcomes.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
 
 test('replicated durability without a replica: 503 for every hit, and none stays counted', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.redis.durability = 'replicated'; s.redis.replicationTimeoutMs = 20; } });
+  const app = await startApp(t, { tweak: (s) => { s.redis.durability = 'replicated'; s.redis.replicationTimeoutMs = 20; } });
   const answers = await Promise.all(Array.from({ length: 20 }, () => app.http.get('api/unreplicated')));
   t.deepEqual([...new Set(answers.map((answer) => answer.statusCode))], [503]);
   t.true(answers.every((answer) => answer.headers['retry-after'] !== undefined));
@@ -28,8 +23,7 @@ test('replicated durability without a replica: 503 for every hit, and none stays
   t.is(health.retractedHits, events.length);
 });
 
-test('local durability (the default) acknowledges on the master alone', async (t) => {
-  const app = await startApp(t, redis.url);
+test('local durability (the default) acknowledges on the master alone', withApp, async (t, app) => {
   t.is(app.settings.redis.durability, 'local');
   t.is((await app.http.get('api/local')).statusCode, 200);
   t.is(await app.totalHits(), 1);

@@ -6,11 +6,6 @@ import pLimit from 'p-limit';
 import { startApp } from './helpers/app.js';
 import { assertCountedExactly, assertOnlyExpected, tally } from './helpers/outcomes.js';
 import { rawRequest, requestBytes } from './helpers/raw.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
 
 const REQUESTS = 10_000;
 const SEED = 20261124;
@@ -44,7 +39,7 @@ const request = fc.record({
 test(`${REQUESTS} random requests: no 5xx, the server still answers, hits equal the 2xx answers to hits`, async (t) => {
   t.timeout(300_000);
   // No rate limits here, so the requests reach the handlers (429s are tested in ratelimit.ts).
-  const app = await startApp(t, redis.url, {
+  const app = await startApp(t, {
     deps: { adminToken: 'fuzz-token-never-sent' },
     tweak: (s) => { s.rateLimits = { api: [], read: [], write: [] }; },
   });

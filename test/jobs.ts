@@ -1,14 +1,9 @@
 import test from 'ava';
 import type { Job } from '../src/loadgen/jobs.js';
-import { startApp, type TestApp } from './helpers/app.js';
+import { startApp, type TestApp, withApp } from './helpers/app.js';
 import { ManualClock } from './helpers/clock.js';
 import { eventually } from './helpers/eventually.js';
 import { assertReportAddsUp } from './helpers/outcomes.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
 
 /** Polls a job until `until` holds. Every 100 ms: the polls count against the read rate limit. */
 async function waitForJob(app: Pick<TestApp, 'http'>, id: string, until: (job: Job) => boolean): Promise<Job> {
@@ -27,7 +22,7 @@ async function waitForJob(app: Pick<TestApp, 'http'>, id: string, until: (job: J
 const LONG = 'test/1000000?concurrency=5&rate=200&async=1';
 
 test('async: 202 with Location; progress while running; the report when done', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.progressIntervalMs = 100; } });
+  const app = await startApp(t, { tweak: (s) => { s.loadtest.progressIntervalMs = 100; } });
   const started = await app.http.post<Job>('test/3000?concurrency=5&async=1&seed=3');
   t.is(started.statusCode, 202);
   t.is(started.headers.location, `/test/jobs/${started.body.id}`);
@@ -47,16 +42,14 @@ test('async: 202 with Location; progress while running; the report when done', a
   t.true(Date.parse(done.finishedAt!) >= Date.parse(done.startedAt!), `started ${done.startedAt}, finished ${done.finishedAt}`);
 });
 
-test('`Prefer: respond-async` also makes a job asynchronous', async (t) => {
-  const app = await startApp(t, redis.url);
+test('`Prefer: respond-async` also makes a job asynchronous', withApp, async (t, app) => {
   const response = await app.http.post<Job>('test/50', { headers: { prefer: 'respond-async' } });
   t.is(response.statusCode, 202);
   const done = await waitForJob(app, response.body.id, (job) => job.status === 'done');
   t.like(done.report, { requested: 50, succeeded: 50 });
 });
 
-test('DELETE cancels a running job; in-flight requests settle and every success is counted', async (t) => {
-  const app = await startApp(t, redis.url);
+test('DELETE cancels a running job; in-flight requests settle and every success is counted', withApp, async (t, app) => {
   const { body: job } = await app.http.post<Job>(LONG);
   // Under way, with requests answered, so that there is something in flight to settle.
   await waitForJob(app, job.id, (j) => j.status === 'running' && (j.progress?.completed ?? 0) > 0);
@@ -75,8 +68,7 @@ test('DELETE cancels a running job; in-flight requests settle and every success 
   t.deepEqual(again.body, { error: `Load test job ${job.id} has already finished (cancelled)` });
 });
 
-test('unknown and malformed job ids are 404', async (t) => {
-  const app = await startApp(t, redis.url);
+test('unknown and malformed job ids are 404', withApp, async (t, app) => {
   const unknown = '00000000-0000-4000-8000-000000000000';
   t.deepEqual((await app.http.get(`test/jobs/${unknown}`)).body, { error: `No load test job ${unknown}` });
   t.is((await app.http.get(`test/jobs/${unknown}`)).statusCode, 404);
@@ -86,7 +78,7 @@ test('unknown and malformed job ids are 404', async (t) => {
 
 test('GET /test/jobs lists jobs newest first; each job expires after jobTtlSeconds', async (t) => {
   const clock = new ManualClock();
-  const app = await startApp(t, redis.url, { deps: { clock }, tweak: (s) => { s.loadtest.jobTtlSeconds = 600; } });
+  const app = await startApp(t, { deps: { clock }, tweak: (s) => { s.loadtest.jobTtlSeconds = 600; } });
   const first = (await app.http.post<Job>('test/10?async=1')).body;
   clock.advance(1000);
   const second = (await app.http.post<Job>('test/10?async=1')).body;
@@ -103,7 +95,7 @@ test('GET /test/jobs lists jobs newest first; each job expires after jobTtlSecon
 });
 
 test('past maxRunningJobs, new jobs get 429 with Retry-After until a slot frees', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.maxRunningJobs = 1; } });
+  const app = await startApp(t, { tweak: (s) => { s.loadtest.maxRunningJobs = 1; } });
   const { body: running } = await app.http.post<Job>(LONG);
   const refused = await app.http.post('test/10?async=1');
   t.is(refused.statusCode, 429);
@@ -115,8 +107,8 @@ test('past maxRunningJobs, new jobs get 429 with Retry-After until a slot frees'
 });
 
 test('any replica answers for a job; a cancel on another replica reaches the one running it', async (t) => {
-  const a = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.progressIntervalMs = 100; } });
-  const b = await startApp(t, redis.url, { tweak: (s) => { s.redis.keyPrefix = a.settings.redis.keyPrefix; } });
+  const a = await startApp(t, { tweak: (s) => { s.loadtest.progressIntervalMs = 100; } });
+  const b = await startApp(t, { tweak: (s) => { s.redis.keyPrefix = a.settings.redis.keyPrefix; } });
   const { body: job } = await a.http.post<Job>(LONG);
   const seenOnB = await waitForJob(b, job.id, (j) => j.status === 'running' && (j.progress?.completed ?? 0) > 0);
   t.is(seenOnB.id, job.id);
@@ -129,8 +121,7 @@ test('any replica answers for a job; a cancel on another replica reaches the one
   t.is(cancelled.report!.counted.hits, cancelled.report!.succeeded);
 });
 
-test('/health answers while a million-request job runs in its worker thread', async (t) => {
-  const app = await startApp(t, redis.url);
+test('/health answers while a million-request job runs in its worker thread', withApp, async (t, app) => {
   const { body: job } = await app.http.post<Job>('test/1000000?concurrency=50&async=1');
   await waitForJob(app, job.id, (j) => (j.progress?.completed ?? 0) > 0);
   // That it answers during the run, not how fast: speed is the benchmark's business, and a bound

@@ -1,20 +1,14 @@
 import test from 'ava';
 import type { Job, JobReport } from '../src/loadgen/jobs.js';
 import type { LoadReport } from '../src/loadgen/report.js';
-import { startApp } from './helpers/app.js';
+import { startApp, withApp } from './helpers/app.js';
 import { eventually } from './helpers/eventually.js';
 import { assertReportAddsUp } from './helpers/outcomes.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
 
 type Row = { path: string; hits: number };
 const sum = (rows: Row[]) => rows.reduce((total, row) => total + row.hits, 0);
 
-test('POST /test/2000: the sum of /stats grows by exactly `succeeded`', async (t) => {
-  const app = await startApp(t, redis.url);
+test('POST /test/2000: the sum of /stats grows by exactly `succeeded`', withApp, async (t, app) => {
   await app.http.get('api/already/here');
   const before = sum((await app.http.get<Row[]>('stats')).body);
   const response = await app.http.post<LoadReport>('test/2000?concurrency=20');
@@ -31,8 +25,7 @@ test('POST /test/2000: the sum of /stats grows by exactly `succeeded`', async (t
   t.is(report.distinctPaths, (await app.store.distinctPaths()) - 1);
 });
 
-test('the report has every documented field, with sane figures', async (t) => {
-  const app = await startApp(t, redis.url);
+test('the report has every documented field, with sane figures', withApp, async (t, app) => {
   const { body: report } = await app.http.post<JobReport>('test/300?concurrency=10&seed=5');
   t.deepEqual(Object.keys(report).sort(), [
     'cancelled', 'completed', 'concurrency', 'counted', 'distinctPaths', 'distribution', 'dropped', 'durationMs', 'errors',
@@ -53,8 +46,7 @@ test('the report has every documented field, with sane figures', async (t) => {
   t.true(stddev <= (max - min) / 2 + 0.001, `stddev within half the range: ${JSON.stringify(report.latencyMs)}`);
 });
 
-test('counted == succeeded on an isolated run, and the report says so', async (t) => {
-  const app = await startApp(t, redis.url);
+test('counted == succeeded on an isolated run, and the report says so', withApp, async (t, app) => {
   const { body: report } = await app.http.post<JobReport>('test/1500?concurrency=30&distribution=uniform&paths=200');
   assertReportAddsUp(t, report);
   t.is(report.succeeded, 1500);
@@ -65,7 +57,7 @@ test('counted == succeeded on an isolated run, and the report says so', async (t
 
 test('the open model paces requests at the target rate, never faster', async (t) => {
   // A generous maxLagMs: this test is about pacing, and a busy test machine must not turn into drops.
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.maxLagMs = 60_000; } });
+  const app = await startApp(t, { tweak: (s) => { s.loadtest.maxLagMs = 60_000; } });
   const { body: report } = await app.http.post<JobReport>('test/600?rate=300&concurrency=20');
   t.like(report, { model: 'open', rate: 300, succeeded: 600, dropped: 0 });
   t.deepEqual(report.statusCodes, { '200': 600 });
@@ -86,24 +78,24 @@ test('the open model paces requests at the target rate, never faster', async (t)
 });
 
 test('the same seed replays the same paths', async (t) => {
-  const first = await startApp(t, redis.url);
-  const second = await startApp(t, redis.url);
+  const first = await startApp(t);
+  const second = await startApp(t);
   await first.http.post('test/500?seed=1234');
   await second.http.post('test/500?seed=1234');
   t.deepEqual((await second.http.get<Row[]>('stats')).body, (await first.http.get<Row[]>('stats')).body);
-  const third = await startApp(t, redis.url);
+  const third = await startApp(t);
   await third.http.post('test/500?seed=4321');
   t.notDeepEqual((await third.http.get<Row[]>('stats')).body, (await first.http.get<Row[]>('stats')).body);
 });
 
 test('without a seed the server picks one and reports it, so the run can be replayed', async (t) => {
-  const app = await startApp(t, redis.url, { deps: { seedSource: () => 99 } });
+  const app = await startApp(t, { deps: { seedSource: () => 99 } });
   const { body } = await app.http.post<LoadReport>('test/10');
   t.is(body.seed, 99);
 });
 
 test('paths repeat, so /stats shows a ranking', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.paths = 50; } });
+  const app = await startApp(t, { tweak: (s) => { s.loadtest.paths = 50; } });
   const { body: report } = await app.http.post<LoadReport>('test/1000?seed=3');
   t.true(report.distinctPaths <= 50);
   const rows = (await app.http.get<Row[]>('stats')).body;
@@ -112,8 +104,7 @@ test('paths repeat, so /stats shows a ranking', async (t) => {
   t.true(rows[0]!.hits > rows.at(-1)!.hits);
 });
 
-test('options may come as a JSON body; the query wins', async (t) => {
-  const app = await startApp(t, redis.url);
+test('options may come as a JSON body; the query wins', withApp, async (t, app) => {
   const { body } = await app.http.post<LoadReport>('test/20?seed=8', { json: { concurrency: 3, seed: 1 } });
   t.is(body.concurrency, 3);
   t.is(body.seed, 8);
@@ -146,7 +137,7 @@ const badRequests: Array<[path: string, error: string, body?: unknown]> = [
 
 for (const [path, error, json] of badRequests) {
   test(`POST /${path}${json ? ` with body ${JSON.stringify(json)}` : ''} is a 400 that sends nothing`, async (t) => {
-    const app = await startApp(t, redis.url);
+    const app = await startApp(t);
     const response = await app.http.post(path, json === undefined ? {} : { json });
     t.is(response.statusCode, 400);
     t.deepEqual(response.body, { error });
@@ -154,8 +145,7 @@ for (const [path, error, json] of badRequests) {
   });
 }
 
-test('a malformed JSON body is a 400 in the error shape', async (t) => {
-  const app = await startApp(t, redis.url);
+test('a malformed JSON body is a 400 in the error shape', withApp, async (t, app) => {
   const response = await app.http.post('test/10', { body: '{"concurrency":', headers: { 'content-type': 'application/json' } });
   t.is(response.statusCode, 400);
   t.is(typeof (response.body as unknown as { error: unknown }).error, 'string');
@@ -163,13 +153,12 @@ test('a malformed JSON body is a 400 in the error shape', async (t) => {
 });
 
 test('maxRequests comes from settings', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.loadtest.maxRequests = 100; } });
+  const app = await startApp(t, { tweak: (s) => { s.loadtest.maxRequests = 100; } });
   t.deepEqual((await app.http.post('test/101')).body, { error: 'Expected `n` to be an integer from 1 to 100' });
   t.is((await app.http.post('test/100')).statusCode, 200);
 });
 
-test('the server keeps answering other requests while a load test runs', async (t) => {
-  const app = await startApp(t, redis.url);
+test('the server keeps answering other requests while a load test runs', withApp, async (t, app) => {
   // A run far longer than the checks, so they come while it runs however slow the machine is.
   const load = app.http.post<JobReport>('test/1000000?concurrency=50');
   const job = await eventually(async () => (await app.http.get<Job[]>('test/jobs')).body.find((j) => (j.progress?.completed ?? 0) > 0), { intervalMs: 100, what: 'the load test to be under way' });
@@ -184,8 +173,7 @@ test('the server keeps answering other requests while a load test runs', async (
   t.is(report.counted.hits, report.succeeded);
 });
 
-test('a load test stops when its client goes away, and is recorded as cancelled', async (t) => {
-  const app = await startApp(t, redis.url);
+test('a load test stops when its client goes away, and is recorded as cancelled', withApp, async (t, app) => {
   const controller = new AbortController();
   const load = app.http.post('test/1000000?concurrency=10&rate=500', { signal: controller.signal });
   await eventually(async () => (await app.totalHits()) > 0, { what: 'the first hits of the load test' });

@@ -6,12 +6,8 @@ import { createLogger } from '../src/logger.js';
 import { startRedisServer } from '../src/redis/embedded.js';
 import { startApp } from './helpers/app.js';
 import { spawnServer } from './helpers/process.js';
-import { redisServerBinary, startRedis, type TestRedis } from './helpers/redis.js';
+import { redisServerBinary } from './helpers/redis.js';
 import { tempDir } from './helpers/tmp.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
 
 const TOKEN = 'tok-9f8e7d6c5b4a';
 
@@ -23,7 +19,7 @@ function capture() {
 
 test('every request gets an id, echoed in X-Request-Id and stamped on each of its log lines', async (t) => {
   const log = capture();
-  const app = await startApp(t, redis.url, { deps: { logger: log.logger } });
+  const app = await startApp(t, { deps: { logger: log.logger } });
   const generated = await app.http.get('api/logged');
   t.regex(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/);
   const given = await app.http.get('nope', { headers: { 'x-request-id': 'trace-123' } });
@@ -39,7 +35,7 @@ test('every request gets an id, echoed in X-Request-Id and stamped on each of it
 
 test('tokens and passwords never reach the log', async (t) => {
   const log = capture();
-  const app = await startApp(t, redis.url, { deps: { logger: log.logger, adminToken: TOKEN } });
+  const app = await startApp(t, { deps: { logger: log.logger, adminToken: TOKEN } });
   await app.http.post('test/5', { headers: { authorization: `Bearer ${TOKEN}` } });
   await app.http.post('test/5', { headers: { authorization: `Bearer ${TOKEN}-wrong` } });
   await app.http.post('test/5', { headers: { authorization: `Basic ${Buffer.from(`me:${TOKEN}`).toString('base64')}` } });

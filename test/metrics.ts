@@ -4,17 +4,13 @@ import test, { type ExecutionContext } from 'ava';
 import got from 'got';
 import type { MetricFamily } from 'parse-prometheus-text-format';
 import type { Job, JobReport } from '../src/loadgen/jobs.js';
-import { startApp, type TestApp } from './helpers/app.js';
+import { startApp, type TestApp, withApp } from './helpers/app.js';
 import { eventually } from './helpers/eventually.js';
 import { hammer } from './helpers/load.js';
 import { assertOnlyExpected, assertReportAddsUp } from './helpers/outcomes.js';
 import { spawnServer } from './helpers/process.js';
 import { Exposition } from './helpers/prometheus.js';
-import { startLocalRedis, startRedis, type TestRedis } from './helpers/redis.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
+import { startLocalRedis } from './helpers/redis.js';
 
 async function scrape(t: ExecutionContext, app: Pick<TestApp, 'http'>): Promise<Exposition> {
   const response = await app.http.get('metrics', { responseType: 'text' });
@@ -45,8 +41,7 @@ const FAMILIES: Record<string, MetricFamily['type']> = {
   hitcounter_nodejs_gc_duration_seconds: 'HISTOGRAM',
 };
 
-test('GET /metrics parses as Prometheus text, with every family, its type, and one prefix', async (t) => {
-  const app = await startApp(t, redis.url);
+test('GET /metrics parses as Prometheus text, with every family, its type, and one prefix', withApp, async (t, app) => {
   await app.http.get('api/first');
   const response = await app.http.get('metrics', { responseType: 'text' });
   t.is(response.headers['cache-control'], 'no-store');
@@ -56,8 +51,7 @@ test('GET /metrics parses as Prometheus text, with every family, its type, and o
   t.deepEqual(metrics.families.get('hitcounter_loadgen_requests_total')?.metrics.map((sample) => sample.labels?.outcome).sort(), ['dropped', 'failed', 'succeeded']);
 });
 
-test('known traffic moves the counters and histograms by exactly that much', async (t) => {
-  const app = await startApp(t, redis.url);
+test('known traffic moves the counters and histograms by exactly that much', withApp, async (t, app) => {
   const before = await scrape(t, app);
   for (let i = 0; i < 7; i++) t.is((await app.http.get('api/x')).statusCode, 200);
   for (let i = 0; i < 3; i++) t.is((await app.http.post('api/y')).statusCode, 200);
@@ -99,8 +93,7 @@ test('known traffic moves the counters and histograms by exactly that much', asy
   t.true(after.histogram('hitcounter_redis_command_duration_seconds', { command: 'ping', outcome: 'ok' }).count >= 1, 'the first scrape pinged');
 });
 
-test('requests the router never matched are labelled by a known group or `other`, never by their path', async (t) => {
-  const app = await startApp(t, redis.url);
+test('requests the router never matched are labelled by a known group or `other`, never by their path', withApp, async (t, app) => {
   const before = await scrape(t, app);
   t.is((await app.http.get('nowhere/at/all')).statusCode, 404);
   t.is((await app.http.get(`x${randomUUID()}`)).statusCode, 404);
@@ -115,8 +108,7 @@ test('requests the router never matched are labelled by a known group or `other`
   t.deepEqual([...routes].sort(), ['health', 'metrics', 'other', 'stats']);
 });
 
-test('a load job counts its requests by outcome, and active jobs return to 0', async (t) => {
-  const app = await startApp(t, redis.url);
+test('a load job counts its requests by outcome, and active jobs return to 0', withApp, async (t, app) => {
   const before = await scrape(t, app);
   const response = await app.http.post<JobReport>('test/50?concurrency=5');
   t.is(response.statusCode, 200);
@@ -133,8 +125,7 @@ test('a load job counts its requests by outcome, and active jobs return to 0', a
   t.is(delta('hitcounter_http_requests_total', { route: 'test', method: 'POST', status: '200' }), 1);
 });
 
-test('a running job shows as active; cancelled, it is counted as such and active returns to 0', async (t) => {
-  const app = await startApp(t, redis.url);
+test('a running job shows as active; cancelled, it is counted as such and active returns to 0', withApp, async (t, app) => {
   // Far more requests than it will send before the cancel, however slow the machine: it is
   // still running when the test looks at it.
   const started = await app.http.post<Job>('test/1000000?rate=20&concurrency=5&async=1');
@@ -155,7 +146,7 @@ test('a running job shows as active; cancelled, it is counted as such and active
 });
 
 test('write-behind flushes are measured as add_hits, with every acknowledged hit in a batch', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.writeBehind.enabled = true; } });
+  const app = await startApp(t, { tweak: (s) => { s.writeBehind.enabled = true; } });
   for (let i = 0; i < 5; i++) t.is((await app.http.get(`api/later/${i % 2}`)).statusCode, 200);
   const batchedHits = (m: Exposition) => m.histogram('hitcounter_redis_batch_hits', { command: 'add_hits' }).sum;
   // Flushed every flushIntervalMs, whenever that comes on this machine.
@@ -187,7 +178,7 @@ test('with Redis gone, /metrics still answers: Redis down, hits failed as unavai
 
 test('/metrics is read like /stats: with auth.protectStats it needs the admin token', async (t) => {
   const token = 'metrics-test-token';
-  const app = await startApp(t, redis.url, { deps: { adminToken: token }, tweak: (s) => { s.auth.protectStats = true; } });
+  const app = await startApp(t, { deps: { adminToken: token }, tweak: (s) => { s.auth.protectStats = true; } });
   const refused = await app.http.get('metrics');
   t.is(refused.statusCode, 401);
   t.deepEqual(refused.body, { error: 'Admin token required: send Authorization: Bearer <token>' });

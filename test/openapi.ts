@@ -8,17 +8,12 @@ import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { RedisConnection } from '../src/redis/connection.js';
 import { parseSettings } from '../src/settings.js';
-import { startApp, defaultSettingsJson } from './helpers/app.js';
+import { defaultSettingsJson, withApp } from './helpers/app.js';
 import { launchChromium } from './helpers/browser.js';
 import { DOCUMENT_URL, HTTP_METHODS, contractViolations, deref, openapi, pointer, schemaAt } from './helpers/contract.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
 
 type Json = Record<string, unknown>;
 const doc = openapi as Json & { paths: Record<string, Json>; components: Record<string, Record<string, Json>> };
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
 
 /** Every object in the document with its pointer tokens, depth first. */
 function* walk(value: unknown, tokens: string[] = []): Generator<[Json, string[]]> {
@@ -185,8 +180,7 @@ test('the contract checker catches what it should', (t) => {
   t.deepEqual(contractViolations({ ...ok, path: '/api/a/b/c', body: Buffer.from('{"path":"/api/a/b/c","hits":1}') }), []);
 });
 
-test('GET /openapi.json serves this document', async (t) => {
-  const app = await startApp(t, redis.url);
+test('GET /openapi.json serves this document', withApp, async (t, app) => {
   const response = await app.http.get('openapi.json', { responseType: 'buffer' });
   t.is(response.statusCode, 200);
   t.regex(response.headers['content-type']!, /^application\/json/);
@@ -195,8 +189,7 @@ test('GET /openapi.json serves this document', async (t) => {
 
 const EXPECTED_TYPE: Record<string, RegExp> = { css: /^text\/css/, js: /^text\/javascript/, png: /^image\/png$/, map: /^application\/json/ };
 
-test('GET /docs is a page that loads only same-origin files, each with its right type', async (t) => {
-  const app = await startApp(t, redis.url);
+test('GET /docs is a page that loads only same-origin files, each with its right type', withApp, async (t, app) => {
   const page = await app.http.get('docs', { responseType: 'text' });
   t.is(page.statusCode, 200);
   t.regex(page.headers['content-type']!, /^text\/html/);
@@ -219,8 +212,7 @@ test('GET /docs is a page that loads only same-origin files, each with its right
   t.regex(init.body, /validatorUrl: null/);
 });
 
-test('GET /docs/{file} serves only its list: other files and traversal are 404', async (t) => {
-  const app = await startApp(t, redis.url);
+test('GET /docs/{file} serves only its list: other files and traversal are 404', withApp, async (t, app) => {
   for (const name of ['index.html', 'swagger-initializer.js', 'package.json', '..%2Fpackage.json', '..%2F..%2Fpackage.json', '%2E%2E%2Fopenapi.json', 'constructor', '__proto__']) {
     const response = await app.http.get(`docs/${name}`);
     t.is(response.statusCode, 404, name);
@@ -228,8 +220,7 @@ test('GET /docs/{file} serves only its list: other files and traversal are 404',
   }
 });
 
-test('/docs renders in a browser without any request off this server', async (t) => {
-  const app = await startApp(t, redis.url);
+test('/docs renders in a browser without any request off this server', withApp, async (t, app) => {
   const browser = await launchChromium();
   t.teardown(() => browser.close());
   const page = await browser.newPage();

@@ -3,14 +3,9 @@ import test from 'ava';
 import fc from 'fast-check';
 import { HttpError } from '../src/errors.js';
 import { MAX_PATH_BYTES, normalizePath } from '../src/hits/normalize.js';
-import { startApp } from './helpers/app.js';
+import { withApp } from './helpers/app.js';
 import { assertCountedExactly, tally } from './helpers/outcomes.js';
 import { rawRequest, requestBytes } from './helpers/raw.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
 
 // Paths made of the pieces that matter: dots, slashes, escapes (good and bad), unicode, controls.
 const piece = fc.oneof(
@@ -62,8 +57,7 @@ test('normalization only ever fails with a 4xx error', (t) => {
   }), { numRuns: 3000 }));
 });
 
-test('random bytes as a path never get a 5xx from the server, and never count unless 2xx', async (t) => {
-  const app = await startApp(t, redis.url);
+test('random bytes as a path never get a 5xx from the server, and never count unless 2xx', withApp, async (t, app) => {
   const statuses: number[] = [];
   await t.notThrowsAsync(fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 64 }), fc.constantFrom('GET', 'POST', 'HEAD', 'DELETE'), async (bytes, method) => {
     const target = Buffer.concat([Buffer.from('/api/'), Buffer.from(bytes)]);

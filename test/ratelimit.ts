@@ -3,12 +3,7 @@ import test from 'ava';
 import type { JobReport } from '../src/loadgen/jobs.js';
 import { routeGroup } from '../src/ratelimit.js';
 import { parseSettings } from '../src/settings.js';
-import { defaultSettingsJson, startApp } from './helpers/app.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
+import { defaultSettingsJson, startApp, withApp } from './helpers/app.js';
 
 test('route groups: counting, reads, writes; /health is never limited', (t) => {
   t.is(routeGroup('GET', '/api/a'), 'api');
@@ -32,7 +27,7 @@ test('route groups cannot be escaped by another spelling of the path', (t) => {
 });
 
 test('load tests get the write limit: 429 with Retry-After and RateLimit-* headers past it', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.rateLimits.write = [{ points: 3, durationSeconds: 60 }]; } });
+  const app = await startApp(t, { tweak: (s) => { s.rateLimits.write = [{ points: 3, durationSeconds: 60 }]; } });
   for (let i = 0; i < 3; i++) {
     const ok = await app.http.post('test/1');
     t.is(ok.statusCode, 200);
@@ -51,8 +46,8 @@ test('load tests get the write limit: 429 with Retry-After and RateLimit-* heade
 });
 
 test('the limits live in Redis: a second replica sees the same budget', async (t) => {
-  const a = await startApp(t, redis.url, { tweak: (s) => { s.rateLimits.write = [{ points: 2, durationSeconds: 60 }]; } });
-  const b = await startApp(t, redis.url, { tweak: (s) => { s.rateLimits.write = [{ points: 2, durationSeconds: 60 }]; s.redis.keyPrefix = a.settings.redis.keyPrefix; } });
+  const a = await startApp(t, { tweak: (s) => { s.rateLimits.write = [{ points: 2, durationSeconds: 60 }]; } });
+  const b = await startApp(t, { tweak: (s) => { s.rateLimits.write = [{ points: 2, durationSeconds: 60 }]; s.redis.keyPrefix = a.settings.redis.keyPrefix; } });
   t.is((await a.http.post('test/1')).statusCode, 200);
   t.is((await b.http.post('test/1')).statusCode, 200);
   t.is((await a.http.post('test/1')).statusCode, 429);
@@ -60,15 +55,14 @@ test('the limits live in Redis: a second replica sees the same budget', async (t
 });
 
 test('limits are per client IP', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.server.trustProxy = true; s.rateLimits.read = [{ points: 1, durationSeconds: 60 }]; } });
+  const app = await startApp(t, { tweak: (s) => { s.server.trustProxy = true; s.rateLimits.read = [{ points: 1, durationSeconds: 60 }]; } });
   const from = (ip: string) => app.http.get('stats', { headers: { 'x-forwarded-for': ip } });
   t.is((await from('198.51.100.1')).statusCode, 200);
   t.is((await from('198.51.100.1')).statusCode, 429);
   t.is((await from('198.51.100.2')).statusCode, 200);
 });
 
-test('counting is unlimited by default and carries no rate-limit headers', async (t) => {
-  const app = await startApp(t, redis.url);
+test('counting is unlimited by default and carries no rate-limit headers', withApp, async (t, app) => {
   for (let i = 0; i < 300; i++) {
     const response = await app.http.get(`api/unlimited/${i % 3}`);
     if (response.statusCode !== 200 || response.headers['ratelimit-limit'] !== undefined) t.fail(`request ${i}: ${response.statusCode}`);
@@ -78,7 +72,7 @@ test('counting is unlimited by default and carries no rate-limit headers', async
 
 test('the original design\'s profile, 5/second and 1000/day overall: the sixth hit in a second is refused', async (t) => {
   const profile = [{ points: 5, durationSeconds: 1 }, { points: 1000, durationSeconds: 86_400 }];
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.rateLimits = { api: profile, read: profile, write: profile }; } });
+  const app = await startApp(t, { tweak: (s) => { s.rateLimits = { api: profile, read: profile, write: profile }; } });
   const statuses: number[] = [];
   for (let i = 0; i < 6; i++) statuses.push((await app.http.get('api/profile')).statusCode);
   t.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
@@ -86,7 +80,7 @@ test('the original design\'s profile, 5/second and 1000/day overall: the sixth h
 });
 
 test('the server\'s own load tests are exempt from the counting limit; other clients are not', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.rateLimits.api = [{ points: 5, durationSeconds: 60 }]; } });
+  const app = await startApp(t, { tweak: (s) => { s.rateLimits.api = [{ points: 5, durationSeconds: 60 }]; } });
   const { body: report } = await app.http.post<JobReport>('test/200?concurrency=10');
   t.is(report.succeeded, 200);
   t.deepEqual(report.statusCodes, { '200': 200 });

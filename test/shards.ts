@@ -6,13 +6,8 @@ import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { shardOf, shardTags } from '../src/hits/shards.js';
 import { createKeys, createShardKeys } from '../src/redis/keys.js';
-import { startApp } from './helpers/app.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
+import { startApp, sharedRedis } from './helpers/app.js';
 import { assertMatchesSingleSet } from './helpers/reference.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
 
 test('one shard is exactly the single `hits` ranking; K shards get K tags, one per K-th of the slots', (t) => {
   const [single, ...none] = createShardKeys({ prefix: 'p:', hits: 'hits' }, 1);
@@ -45,7 +40,7 @@ test('one shard is exactly the single `hits` ranking; K shards get K tags, one p
 
 test('with 3 shards /stats equals one sorted set of the same counts, page for page, windows and prefixes too', async (t) => {
   t.timeout(60_000);
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.redis.shards = 3; s.rateLimits.read = []; } });
+  const app = await startApp(t, { tweak: (s) => { s.redis.shards = 3; s.rateLimits.read = []; } });
   // Ties on purpose: many paths share a count, so the merge must order them as ZREVRANGE does.
   const counts = new Map<string, number>();
   for (let i = 0; i < 40; i++) counts.set(i % 4 === 0 ? `/api/blog/p${i}` : `/api/p${i}`, 1 + (i % 5));
@@ -55,7 +50,7 @@ test('with 3 shards /stats equals one sorted set of the same counts, page for pa
   const used = new Set([...counts.keys()].map((path) => shardOf(path, 3)));
   t.is(used.size, 3, 'the paths spread over all three shards');
 
-  const client = new Redis(redis.url);
+  const client = new Redis((await sharedRedis()).url);
   t.teardown(() => client.disconnect());
   await assertMatchesSingleSet(t, app.http, client, counts);
   await assertMatchesSingleSet(t, app.http, client, counts, '?window=1h');

@@ -1,10 +1,5 @@
 import test from 'ava';
-import { startApp, type TestApp } from './helpers/app.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
+import { startApp, type TestApp, withApp } from './helpers/app.js';
 
 type Row = { path: string; hits: number };
 
@@ -20,8 +15,7 @@ async function seed(app: TestApp, counts: Record<string, number>): Promise<void>
   for (const [path, hits] of Object.entries(counts)) await app.redis.client.zadd(app.keys.hits, hits, path);
 }
 
-test('GET /stats lists every path in ZREVRANGE order, with hits as numbers', async (t) => {
-  const app = await startApp(t, redis.url);
+test('GET /stats lists every path in ZREVRANGE order, with hits as numbers', withApp, async (t, app) => {
   for (const path of ['a', 'b', 'b', 'c', 'c', 'c', 'd', 'd']) await app.http.get(`api/${path}`);
   const response = await app.http.get<Row[]>('stats');
   t.is(response.statusCode, 200);
@@ -35,16 +29,14 @@ test('GET /stats lists every path in ZREVRANGE order, with hits as numbers', asy
   t.is(response.headers['x-total-count'], '4');
 });
 
-test('an empty ranking is an empty array', async (t) => {
-  const app = await startApp(t, redis.url);
+test('an empty ranking is an empty array', withApp, async (t, app) => {
   const response = await app.http.get('stats');
   t.is(response.statusCode, 200);
   t.deepEqual(response.body, []);
   t.is(response.headers['x-total-count'], '0');
 });
 
-test('limit and offset page through the ranking; X-Total-Count stays the total', async (t) => {
-  const app = await startApp(t, redis.url);
+test('limit and offset page through the ranking; X-Total-Count stays the total', withApp, async (t, app) => {
   await seed(app, { '/api/a': 5, '/api/b': 4, '/api/c': 3, '/api/d': 2, '/api/e': 1 });
   const page = await app.http.get('stats?limit=2&offset=1');
   t.deepEqual(page.body, [{ path: '/api/b', hits: 4 }, { path: '/api/c', hits: 3 }]);
@@ -54,14 +46,13 @@ test('limit and offset page through the ranking; X-Total-Count stays the total',
   t.deepEqual((await app.http.get('stats?offset=99')).body, []);
 });
 
-test('paths with quotes, backslashes and unicode survive the JSON encoding', async (t) => {
-  const app = await startApp(t, redis.url);
+test('paths with quotes, backslashes and unicode survive the JSON encoding', withApp, async (t, app) => {
   await seed(app, { '/api/"quoted"': 3, '/api/back\\slash': 2, '/api/日本': 1 });
   t.deepEqual((await app.http.get('stats')).body, await zrevrange(app));
 });
 
 test('a ranking longer than a page is streamed page by page and equals ZREVRANGE', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.redis.statsPageSize = 7; } });
+  const app = await startApp(t, { tweak: (s) => { s.redis.statsPageSize = 7; } });
   const pipeline = app.redis.client.pipeline();
   for (let i = 0; i < 100; i++) pipeline.zadd(app.keys.hits, (i * 37) % 11, `/api/p${i}`);
   await pipeline.exec();
@@ -86,7 +77,7 @@ const badParams: Array<[query: string, error: string]> = [
 
 for (const [query, error] of badParams) {
   test(`GET /stats?${query} is a 400`, async (t) => {
-    const app = await startApp(t, redis.url);
+    const app = await startApp(t);
     const response = await app.http.get(`stats?${query}`);
     t.is(response.statusCode, 400);
     t.deepEqual(response.body, { error });
@@ -95,7 +86,7 @@ for (const [query, error] of badParams) {
 
 test('a million distinct paths stream in full', async (t) => {
   t.timeout(120_000);
-  const app = await startApp(t, redis.url);
+  const app = await startApp(t);
   const total = 1_000_000;
   // Loaded with pipelined ZADDs of 10,000 members each, not through HTTP.
   for (let start = 0; start < total; start += 10_000) {

@@ -5,16 +5,12 @@ import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import got from 'got';
 import { Redis } from 'ioredis';
-import { startApp } from './helpers/app.js';
+import { startApp, withApp, sharedRedis } from './helpers/app.js';
 import { ManualClock } from './helpers/clock.js';
 import { eventually } from './helpers/eventually.js';
 import { spawnServer } from './helpers/process.js';
-import { startLocalRedis, startRedis, type TestRedis } from './helpers/redis.js';
+import { startLocalRedis } from './helpers/redis.js';
 import { openSse, type SseEvent, type SseStream } from './helpers/sse.js';
-
-let redis: TestRedis;
-test.before(async () => { redis = await startRedis(); });
-test.after.always(async () => { await redis?.stop(); });
 
 interface Point { t: number; hits: number }
 const point = (event: SseEvent) => JSON.parse(event.data) as Point;
@@ -42,16 +38,15 @@ async function mgetCalls(url: string): Promise<number> {
   }
 }
 
-test.serial('many clients, one sampler: one MGET a second for the process, none once the last client left', async (t) => {
-  const app = await startApp(t, redis.url);
+test.serial('many clients, one sampler: one MGET a second for the process, none once the last client left', withApp, async (t, app) => {
   // The app's own connection (the one the sampler reads on), to see from outside when it goes quiet.
   const appConnection = await app.redis.client.client('ID');
-  const before = await mgetCalls(redis.url);
+  const before = await mgetCalls((await sharedRedis()).url);
   const streams = Array.from({ length: 6 }, () => openSse(`${app.url}/stats/stream`));
   await Promise.all(streams.map((stream) => stream.until((e) => e.event === 'backlog')));
   // Three seconds' points for every client, whenever they come on this machine.
   await Promise.all(streams.map((stream) => stream.until(() => points(stream).length >= 3)));
-  const during = (await mgetCalls(redis.url)) - before;
+  const during = (await mgetCalls((await sharedRedis()).url)) - before;
   const sent = Math.max(...streams.map((stream) => points(stream).length));
   // One read for the backlog, then one a tick, and every tick sends at least the second it is
   // the first to read; one more may have come since. A read per client would be six times that.
@@ -64,7 +59,7 @@ test.serial('many clients, one sampler: one MGET a second for the process, none 
   for (const stream of streams) stream.close();
   // A sampler still running reads within every second; the connection it reads on staying quiet
   // for three, however long that takes to come on this machine, says it stopped.
-  const admin = new Redis(redis.url);
+  const admin = new Redis((await sharedRedis()).url);
   t.teardown(() => admin.disconnect());
   const idle = async () => Number(/ idle=(\d+)/.exec(String(await admin.client('LIST', 'ID', appConnection)))?.[1]);
   await eventually(async () => (await idle()) >= 3, { timeoutMs: 60_000, intervalMs: 200, what: "the app's Redis connection to go quiet" });
@@ -74,7 +69,7 @@ test.serial('many clients, one sampler: one MGET a second for the process, none 
 test('headers, a 300-second backlog, then a point each second', async (t) => {
   // 400 ms into a second: the sampler reads seconds on this clock, which moves only when told.
   const clock = new ManualClock(Date.UTC(2026, 10, 20, 12, 0, 0, 400));
-  const app = await startApp(t, redis.url, { deps: { clock } });
+  const app = await startApp(t, { deps: { clock } });
   const stream = openSse(`${app.url}/stats/stream`);
   t.teardown(() => stream.close());
   const response = await stream.response;
@@ -105,10 +100,10 @@ test('counts every process sharing Redis, in the second the hits were counted, a
   const clock = new ManualClock(second * 1000 + 400);
   const prefix = `test:${randomUUID()}:`;
   const shared = { tweak: (s: { redis: { keyPrefix: string } }) => { s.redis.keyPrefix = prefix; }, deps: { clock } };
-  const a = await startApp(t, redis.url, shared);
-  const b = await startApp(t, redis.url, shared);
+  const a = await startApp(t, shared);
+  const b = await startApp(t, shared);
   // A third process whose clock is behind: its hits land in a second the feed has already sent.
-  const c = await startApp(t, redis.url, { ...shared, deps: { clock: new ManualClock(second * 1000 + 900) } });
+  const c = await startApp(t, { ...shared, deps: { clock: new ManualClock(second * 1000 + 900) } });
   await Promise.all([...Array(7)].map((_, i) => a.http.get(`api/a/${i % 3}`)));
   await Promise.all([...Array(5)].map(() => b.http.get('api/b')));
 
@@ -127,7 +122,7 @@ test('counts every process sharing Redis, in the second the hits were counted, a
 });
 
 test('write-behind hits reach the feed when they are flushed', async (t) => {
-  const app = await startApp(t, redis.url, { tweak: (s) => { s.writeBehind.enabled = true; } });
+  const app = await startApp(t, { tweak: (s) => { s.writeBehind.enabled = true; } });
   const stream = openSse(`${app.url}/stats/stream`);
   t.teardown(() => stream.close());
   await stream.until((e) => e.event === 'backlog');
@@ -155,7 +150,7 @@ test('with Redis gone the feed says so, and resumes by itself', async (t) => {
 });
 
 test('SIGTERM with feeds open: they end and the server stops without waiting out its shutdown timeout', async (t) => {
-  const server = spawnServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: `test:${randomUUID()}:`, SHUTDOWN_TIMEOUT_MS: '120000' });
+  const server = spawnServer({ REDIS_URL: (await sharedRedis()).url, REDIS_KEY_PREFIX: `test:${randomUUID()}:`, SHUTDOWN_TIMEOUT_MS: '120000' });
   t.teardown(() => { server.child.kill('SIGKILL'); });
   await server.waitFor(/hitcounter is listening/);
   const streams = [openSse(`${server.url()}/stats/stream`), openSse(`${server.url()}/stats/stream`)];

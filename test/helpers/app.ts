@@ -47,11 +47,17 @@ export interface TestApp {
 
 type Tweak = (settings: Settings) => void;
 
-export async function startApp(
-  t: ExecutionContext,
-  redisUrl: string,
-  options: { tweak?: Tweak; deps?: Partial<AppDeps> } = {},
-): Promise<TestApp> {
+export interface StartOptions {
+  tweak?: Tweak;
+  deps?: Partial<AppDeps>;
+}
+
+/** An app on the given Redis, or on this test file's shared Redis (see sharedRedis) without one. */
+export async function startApp(t: ExecutionContext, options?: StartOptions): Promise<TestApp>;
+export async function startApp(t: ExecutionContext, redisUrl: string, options?: StartOptions): Promise<TestApp>;
+export async function startApp(t: ExecutionContext, urlOrOptions?: string | StartOptions, maybeOptions: StartOptions = {}): Promise<TestApp> {
+  const redisUrl = typeof urlOrOptions === 'string' ? urlOrOptions : (await sharedRedis()).url;
+  const options = typeof urlOrOptions === 'string' ? maybeOptions : urlOrOptions ?? {};
   const json = defaultSettingsJson();
   json.server.host = '127.0.0.1';
   json.server.port = 1; // unused: the test server listens on an ephemeral port
@@ -99,8 +105,6 @@ export async function startApp(
   };
 }
 
-type StartOptions = NonNullable<Parameters<typeof startApp>[2]>;
-
 let fileRedis: Promise<TestRedis> | undefined;
 // Registered while the test file loads (ava takes no hooks later); a no-op for a file that never used it.
 test.after.always('stop the shared Redis', async () => { await (await fileRedis)?.stop(); });
@@ -118,8 +122,7 @@ type AppRun = (t: ExecutionContext, app: TestApp) => Promise<void> | void;
 
 const appMacro = (options: StartOptions = {}) =>
   test.macro(async (t, run: AppRun) => {
-    const redis = await sharedRedis();
-    await run(t, await startApp(t, redis.url, options));
+    await run(t, await startApp(t, options));
   });
 
 /**
