@@ -9,6 +9,7 @@ import got from 'got';
 import pLimit from 'p-limit';
 import type { HitEvent } from '../src/analytics/events.js';
 import type { Settings } from '../src/settings.js';
+import { neutralizeFormula } from '../src/routes/csv.js';
 import { startApp, type TestApp, sharedRedis } from './helpers/app.js';
 import { ManualClock } from './helpers/clock.js';
 import { eventually } from './helpers/eventually.js';
@@ -236,6 +237,21 @@ test('CSV exports parse back to what the JSON says', async (t) => {
   const events = parse((await got(`${app.url}/events.csv?prefix=/api/old`)).body, { columns: true }) as Array<Record<string, string>>;
   t.is(events.length, 6);
   t.deepEqual(Object.keys(events[0]!), ['id', 'time', 'method', 'path', 'status', 'referrer', 'userAgent', 'visitor']);
+});
+
+test('CSV cells a spreadsheet would run as formulas come out as text (OWASP CSV injection)', async (t) => {
+  const app = await startApp(t);
+  const headers = { 'user-agent': '=HYPERLINK("http://example.com","click")', referer: '@SUM(1+1)' };
+  t.is((await app.http.get('api/formula', { headers })).statusCode, 200);
+  t.is((await app.http.get('api/plain', { headers: { 'user-agent': 'curl/8', referer: 'https://example.com/-x' } })).statusCode, 200);
+  const events = parse((await got(`${app.url}/events.csv`)).body, { columns: true }) as Array<Record<string, string>>;
+  const byPath = new Map(events.map((event) => [event.path, event]));
+  t.is(byPath.get('/api/formula')!.userAgent, `'=HYPERLINK("http://example.com","click")`);
+  t.is(byPath.get('/api/formula')!.referrer, "'@SUM(1+1)");
+  t.is(byPath.get('/api/plain')!.userAgent, 'curl/8', 'other cells are untouched');
+  t.is(byPath.get('/api/plain')!.referrer, 'https://example.com/-x');
+  for (const start of ['=', '+', '-', '@', '\t', '\r']) t.is(neutralizeFormula(`${start}1`), `'${start}1`);
+  t.is(neutralizeFormula('/api/a=b'), '/api/a=b');
 });
 
 test('exporting 1,000,000 paths as CSV streams in constant memory: the server grows by less than 100 MB', async (t) => {

@@ -1,11 +1,10 @@
 // The event log: one entry per hit, newest first.
-import { Readable } from 'node:stream';
 import type Router from '@koa/router';
-import { stringify } from 'csv-stringify';
 import type { Middleware } from 'koa';
 import { instantParam } from '../analytics/buckets.js';
 import type { EventLog, EventQuery } from '../analytics/events.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
+import { csvBody } from './csv.js';
 import { integerParam, rejectUnknown } from './params.js';
 import { prefixParam, type Query } from './ranges.js';
 
@@ -65,6 +64,6 @@ export function mount(router: Router, { log, enabled, reader }: EventsDeps): voi
     const query = eventQuery(ctx.query);
     ctx.type = 'text/csv';
     ctx.attachment('events.csv');
-    ctx.body = Readable.from(log.all(query)).pipe(stringify({ header: true, columns: COLUMNS }));
+    ctx.body = await csvBody(log.all(query), COLUMNS);
   });
 }

@@ -1,13 +1,13 @@
 // The ranking of counted paths, all time or over a window, and the per-path detail.
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
-import { stringify } from 'csv-stringify';
 import type { Middleware } from 'koa';
 import { bucketId, GRANULARITIES, keptRange, MS, series, type Granularity, type Range } from '../analytics/buckets.js';
 import type { Clock } from '../clock.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { underPrefix } from '../hits/normalize.js';
 import type { HitStore, PathHits, Ranking } from '../hits/store.js';
+import { csvBody } from './csv.js';
 import { booleanParam, enumParam, integerParam, rejectUnknown } from './params.js';
 import { prefixParam, rangeParam } from './ranges.js';
 
@@ -100,7 +100,7 @@ export function mount(router: Router, { store, clock, admin, reader }: StatsDeps
       ctx.type = 'text/csv';
       ctx.attachment('stats.csv');
       const columns = uniques ? ['path', 'hits', 'visitors'] : ['path', 'hits'];
-      ctx.body = Readable.from(flatten(pages)).pipe(stringify({ header: true, columns }));
+      ctx.body = await csvBody(flatten(pages), columns);
       return;
     }
     ctx.type = 'application/json';
