@@ -13,6 +13,21 @@ export function limitUrlLength(maxBytes: number): Middleware {
   };
 }
 
+/**
+ * 400 for an HTTP/1.1 request without a Host header (RFC 9112 §3.2). Node would refuse it itself
+ * with a bare 400 and no body (requireHostHeader); http.ts turns that off so that the refusal
+ * comes from here, in the JSON error shape and with an X-Request-Id like every other error.
+ */
+export function requireHost(): Middleware {
+  return async function host(ctx, next) {
+    const { httpVersionMajor, httpVersionMinor, headers } = ctx.req;
+    if (httpVersionMajor === 1 && httpVersionMinor >= 1 && headers.host === undefined) {
+      throw new BadRequestError('Missing Host header: HTTP/1.1 requests must send one');
+    }
+    return next();
+  };
+}
+
 /** How deeply arrays and objects nest; a scalar is depth 0. */
 export function jsonDepth(value: unknown): number {
   let deepest = 0;

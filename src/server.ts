@@ -93,7 +93,7 @@ async function serve(settings: Readonly<Settings>, logger: Logger, url: string, 
 
   const adminToken = loadAdminToken(settings.auth.tokenFile);
   const app = createApp({ settings, redis, logger, adminToken, loadgenSecret });
-  const server = createHttpServer(app, { maxHeaderBytes: settings.server.maxHeaderBytes });
+  const server = createHttpServer(app, settings.server);
   try {
     server.listen(settings.server.port, settings.server.host);
     await once(server, 'listening');
@@ -116,6 +116,8 @@ async function serve(settings: Readonly<Settings>, logger: Logger, url: string, 
     app.closeStreams();
     server.close();
     server.closeIdleConnections();
+    // Also those still sending their request (or nothing at all), which Node counts as active.
+    server.closeQuietConnections();
     await closed;
     clearTimeout(force);
     // Write-behind: every acknowledged hit reaches Redis before the connection closes.
@@ -136,7 +138,7 @@ async function serve(settings: Readonly<Settings>, logger: Logger, url: string, 
 async function supervise(workers: number, logger: Logger, url: string, stopRedis: () => Promise<void>, settings: Readonly<Settings>): Promise<void> {
   let stopping = false;
   // A scrape reaches one worker; the primary gathers and sums every worker's metrics for it.
-  serveClusterMetrics();
+  serveClusterMetrics(settings.metrics.cacheMs);
   const loadgenSecret = randomUUID();
   const fork = () => cluster.fork({ REDIS_URL: url, [LOADGEN_SECRET_ENV]: loadgenSecret });
   for (let i = 0; i < workers; i++) fork();

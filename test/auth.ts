@@ -94,3 +94,31 @@ test('the token comes from HITCOUNTER_ADMIN_TOKEN or a file, never from settings
   json.auth.token = TOKEN;
   t.throws(() => parseSettings(json), { instanceOf: SettingsError, message: 'Invalid setting `auth`: unknown field(s) token' });
 });
+
+test('behind a trusted proxy, X-Forwarded-For is walked from the right past trusted proxies only: `8.8.8.8, 127.0.0.1` is 8.8.8.8', async (t) => {
+  // The peer (127.0.0.1) and the right-most entry are trusted proxies (server.trustedProxies'
+  // loopback default); the next entry to the left is the client.
+  const app = await startApp(t, { tweak: (s) => { s.server.trustProxy = true; } });
+  const response = await app.http.post('test/5', { headers: { 'x-forwarded-for': '8.8.8.8, 127.0.0.1' } });
+  t.is(response.statusCode, 403);
+  t.is((await app.http.post('test/5', { headers: { 'x-forwarded-for': '8.8.8.8, ::1, 127.0.0.2' } })).statusCode, 403);
+  t.is((await app.http.post('test/5', { headers: { 'x-forwarded-for': '127.0.0.1, 127.0.0.1' } })).statusCode, 200, 'loopback all the way');
+});
+
+test('X-Forwarded-For from a peer that is not in server.trustedProxies is ignored: the peer is the client', async (t) => {
+  const app = await startApp(t, { tweak: (s) => { s.server.trustProxy = true; s.server.trustedProxies = ['10.0.0.0/8']; } });
+  // The peer, 127.0.0.1, is loopback and not a trusted proxy: what it claims does not count.
+  t.is((await app.http.post('test/5', { headers: { 'x-forwarded-for': '203.0.113.7' } })).statusCode, 200);
+  t.is((await app.http.post('test/5', { headers: { 'x-forwarded-for': '8.8.8.8, 10.0.0.1' } })).statusCode, 200);
+});
+
+test('server.trustedProxies takes addresses and CIDR ranges, from settings.json or TRUSTED_PROXIES', (t) => {
+  const json = defaultSettingsJson();
+  t.deepEqual(parseSettings(json).server.trustedProxies, ['127.0.0.1/8', '::1/128']);
+  t.deepEqual(parseSettings(json, { TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.7, fd00::/8' }).server.trustedProxies, ['10.0.0.0/8', '192.168.1.7', 'fd00::/8']);
+  t.throws(() => parseSettings(json, { TRUSTED_PROXIES: '10.0.0.0/8,nginx' }), {
+    instanceOf: SettingsError,
+    message: 'Invalid setting `server.trustedProxies` (from env TRUSTED_PROXIES): expected a list of IP addresses or CIDR ranges, such as ["127.0.0.1/8", "::1/128"], got ["10.0.0.0/8","nginx"]',
+  });
+  t.throws(() => parseSettings(json, { TRUSTED_PROXIES: '10.0.0.0/33' }), { instanceOf: SettingsError, message: /^Invalid setting `server\.trustedProxies`/ });
+});

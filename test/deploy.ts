@@ -224,6 +224,7 @@ test('cluster profile: every replica is the app on the six nodes with shards, st
     t.deepEqual([...parsed.redis.cluster.nodes].sort(), nodes, `${name}: REDIS_CLUSTER_NODES`);
     t.true(parsed.redis.shards >= 2, `${name}: REDIS_SHARDS is ${parsed.redis.shards}: the ranking would sit on one master`);
     t.true(parsed.server.trustProxy, `${name}: behind nginx every client would look like nginx`);
+    t.deepEqual(parsed.server.trustedProxies, ['uniquelocal'], `${name}: nginx comes from a private compose network, not loopback: its X-Forwarded-For would be ignored`);
     t.is(parsed.server.host, '0.0.0.0', name);
     t.is(parsed.server.port, settings.server.port, name);
     t.is(s.ports, undefined, `${name} is published: with TRUST_PROXY anyone reaching it directly could claim any address`);

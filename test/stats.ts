@@ -105,3 +105,23 @@ test('a million distinct paths stream in full', async (t) => {
     if (rows[i]!.hits > rows[i - 1]!.hits) t.fail(`row ${i} is out of order`);
   }
 });
+
+test('a path with a literal % is looked up by its once-encoded form, in path= and prefix=', withApp, async (t, app) => {
+  // Counted as /api/100% and /api/a%25b: the request target is decoded once.
+  t.is((await app.http.get('api/100%25')).statusCode, 200);
+  t.is((await app.http.get('api/a%2525b')).statusCode, 200);
+  t.is((await app.http.get('api/what%3Fnot')).statusCode, 200);
+  t.deepEqual((await zrevrange(app)).map((row) => row.path).sort(), ['/api/100%', '/api/a%25b', '/api/what?not']);
+
+  // A query parameter is decoded once too, by the URL parser, and then compared as it is.
+  for (const [query, stored] of [['path=/api/100%25', '/api/100%'], ['path=/api/a%2525b', '/api/a%25b'], ['path=/api/what%3Fnot', '/api/what?not']] as const) {
+    const response = await app.http.get<{ path: string; hits: number }>(`stats/path?${query}`);
+    t.is(response.statusCode, 200, query);
+    t.is(response.body.path, stored);
+    t.is(response.body.hits, 1);
+  }
+  t.deepEqual((await app.http.get('stats?prefix=/api/100%25')).body, [{ path: '/api/100%', hits: 1 }]);
+  t.deepEqual((await app.http.get('stats?prefix=/api/a%2525b')).body, [{ path: '/api/a%25b', hits: 1 }]);
+  // Not decoded a second time: %25b does not name the path a%b, which was never counted.
+  t.is((await app.http.get('stats/path?path=/api/a%25b')).statusCode, 404);
+});

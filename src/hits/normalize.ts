@@ -25,6 +25,18 @@ export function normalizePath(rawTarget: string): string {
   return checkLength(resolveSegments(decode(raw)));
 }
 
+/**
+ * Normalizes a path that is already decoded (a query parameter, which the URL parser decoded
+ * once) to the form hits are stored in: the same as normalizePath but without decoding it again,
+ * so `?path=/api/100%25` is the stored `/api/100%`, and `?`/`#` are part of the path.
+ * @throws BadRequestError for control characters, or a `..` that leaves /api
+ * @throws UriTooLongError when the result is over MAX_PATH_BYTES bytes of UTF-8
+ */
+export function normalizeDecodedPath(decoded: string): string {
+  if (CONTROL.test(decoded)) throw new BadRequestError('Invalid path: control characters are not allowed');
+  return checkLength(resolveSegments(decoded));
+}
+
 function decode(raw: string): string {
   // Node's strict parser refuses raw bytes above 0x7f, but a lenient one hands them over as
   // latin1 characters; re-encoding them as %XX lets the one decode below judge them as UTF-8 too.

@@ -1,7 +1,7 @@
 // Query parameters shared by the analytics routes: the time range and the path prefix.
 import { customRange, WINDOWS, windowRange, type Range, type Retention } from '../analytics/buckets.js';
 import { BadRequestError } from '../errors.js';
-import { normalizePath } from '../hits/normalize.js';
+import { normalizeDecodedPath } from '../hits/normalize.js';
 import { enumParam } from './params.js';
 
 export type Query = Record<string, unknown>;
@@ -18,13 +18,16 @@ export function rangeParam(query: Query, now: number, retention: Retention, fall
   return name === 'all' ? undefined : windowRange(name, now, retention);
 }
 
-/** `?prefix=/api/users` (or `?path=`): a path under /api, normalized like a hit. */
+/**
+ * `?prefix=/api/users` (or `?path=`): a path under /api, normalized like a hit. The URL parser has
+ * decoded it once already, as a hit's path is decoded once: it is compared with stored paths as is.
+ */
 export function prefixParam(raw: unknown, name = 'prefix'): string | undefined {
   if (raw === undefined) return undefined;
   const message = `Expected \`${name}\` to be a path under /api, such as /api/users`;
   if (typeof raw !== 'string' || !raw.startsWith('/api')) throw new BadRequestError(message);
   try {
-    return normalizePath(raw.replace(/[?#]/g, encodeURIComponent));
+    return normalizeDecodedPath(raw);
   } catch {
     throw new BadRequestError(message);
   }
