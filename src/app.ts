@@ -6,8 +6,9 @@ import type { Logger } from 'pino';
 import { randomSeed, systemClock, type Clock, type SeedSource } from './clock.js';
 import { VisitorHasher } from './analytics/visitors.js';
 import { requireAdmin, requireReader } from './auth.js';
+import { clientIp } from './clientip.js';
 import { errorHandler } from './errors.js';
-import { limitUrlLength } from './limits.js';
+import { limitUrlLength, requireHost } from './limits.js';
 import { createMetrics } from './metrics.js';
 import { requestContext } from './logger.js';
 import { rateLimits } from './ratelimit.js';
@@ -66,7 +67,7 @@ export function createApp(deps: AppDeps): HitcounterApp {
   // Shard 0's keys also name what is not sharded (jobs, rate limits, salts).
   const keys = shards[0]!;
   const scripts = loadScripts(redis.client);
-  const metrics = createMetrics(redis.client);
+  const metrics = createMetrics(redis.client, { cacheMs: settings.metrics.cacheMs });
   const visitors = settings.analytics.visitors ? new VisitorHasher(redis.client, keys) : undefined;
   const store = new HitStore({
     redis: redis.client,
@@ -91,7 +92,9 @@ export function createApp(deps: AppDeps): HitcounterApp {
     settings: settings.loadtest,
   });
 
-  const app = new Koa({ proxy: settings.server.trustProxy, maxIpsCount: 1 });
+  // Not Koa's proxy option: it believes X-Forwarded-* from any peer. clientIp below resolves
+  // ctx.ip from server.trustedProxies only.
+  const app = new Koa({ proxy: false });
   const admin = requireAdmin(deps.adminToken);
   const reader = requireReader(deps.adminToken, settings.auth.protectStats);
   // Errors are answered by errorHandler; this only reports failures after the response began,
@@ -103,15 +106,17 @@ export function createApp(deps: AppDeps): HitcounterApp {
     if (CLIENT_GONE.has(error.code ?? '')) log.debug({ err: error }, 'client went away before the answer was complete');
     else log.warn({ err: error }, 'response failed after it started');
   });
+  app.use(clientIp(settings.server));
   app.use(requestContext(logger));
   app.use(metrics.http);
   app.use(errorHandler());
+  app.use(requireHost());
   app.use(limitUrlLength(settings.server.maxUrlBytes));
   const loadgenSecret = deps.loadgenSecret ?? randomUUID();
   app.use(rateLimits({ redis: redis.client, keys, limits: settings.rateLimits, loadgenSecret }));
 
   const router = new Router({ sensitive: true });
-  api.mount(router, { store, clock, visitors, hashVisitorsLater: settings.writeBehind.enabled });
+  api.mount(router, { store, clock, visitors, hashVisitorsLater: settings.writeBehind.enabled, api: settings.api, events: settings.events });
   stats.mount(router, { store, clock, admin, reader });
   loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed, admin, reader, loadgenSecret });
   events.mount(router, { log: new EventLog(redis.client, shards.map((shard) => shard.events)), enabled: settings.events.enabled, reader });

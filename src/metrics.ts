@@ -23,8 +23,34 @@ const BATCH_SIZES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const HIT_FAILURES: Record<number, string> = { 400: 'invalid_path', 414: 'path_too_long', 429: 'rate_limited', 503: 'unavailable' };
 const LOAD_OUTCOMES = ['succeeded', 'failed', 'dropped'] as const;
+// hitcounter_hits_refused_total's reasons (routes/api.ts sets ctx.state.refusal).
+const REFUSALS = ['path_cap', 'method', 'bot', 'flood_limit', 'rate_limit', 'redis_oom', 'redis_refused'] as const;
+const KNOWN_REFUSALS = new Set<string>(REFUSALS);
 // Longer than AggregatorRegistry's own 5 s, so the primary's error arrives before ours fires.
 const CLUSTER_TIMEOUT_MS = 6000;
+// prom-client's default collectors make three gauges that end in _total, which Prometheus
+// reserves for counters (promtool check metrics flags them). Each is the sum over the labelled
+// gauge of the same name without the suffix (e.g. sum(hitcounter_nodejs_active_handles)), so
+// they are dropped rather than kept under another name.
+const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/**
+ * One text per interval: calls within cacheMs of the last computation (or while it runs) share
+ * its result, so a flood of scrapes costs one aggregation per interval. cacheMs 0: none shared
+ * but those running at once.
+ */
+function cached(compute: () => Promise<string>, cacheMs: number): () => Promise<string> {
+  let last: { text: Promise<string>; at: number; settled: boolean } | undefined;
+  return () => {
+    const now = performance.now();
+    if (last && (now - last.at < cacheMs || !last.settled)) return last.text;
+    const entry = { text: compute(), at: now, settled: false };
+    // A failure is not kept: the next scrape tries again.
+    entry.text.then(() => { entry.settled = true; }, () => { entry.settled = true; if (last === entry) last = undefined; });
+    last = entry;
+    return entry.text;
+  };
+}
 
 // Patterns whose first word would mislead. The live feed's durations are connection lifetimes:
 // under `stats` they would swamp the latency of the ranking.
@@ -41,19 +67,26 @@ export class Metrics {
   readonly #redis: Redis;
   #router: Router | undefined;
   #defaults = false;
+  readonly #scrape: () => Promise<string>;
 
   readonly #requests = new Counter({ name: `${PREFIX}http_requests_total`, help: 'HTTP requests answered, by route group, method and status', labelNames: ['route', 'method', 'status'] as const, registers: [this.registry] });
   readonly #duration = new Histogram({ name: `${PREFIX}http_request_duration_seconds`, help: 'Time from a request\'s arrival until its response was written or its client left, by route group, method and status', labelNames: ['route', 'method', 'status'] as const, buckets: SECONDS, registers: [this.registry] });
   readonly #hits = new Counter({ name: `${PREFIX}hits_counted_total`, help: 'Hits acknowledged with a 2xx by /api/*', registers: [this.registry] });
   readonly #hitsFailed = new Counter({ name: `${PREFIX}hits_failed_total`, help: 'Requests to /api/* that counted nothing, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly #hitsRefused = new Counter({ name: `${PREFIX}hits_refused_total`, help: 'Requests to /api/* refused by a control, counted nothing: path_cap (api.maxPaths), method (api.countMethods), bot (api.bots), flood_limit (api.floodLimit), rate_limit (rateLimits.api), redis_oom (Redis at maxmemory), redis_refused (Redis refusing writes for now)', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly #redisDuration = new Histogram({ name: `${PREFIX}redis_command_duration_seconds`, help: 'Round trips to Redis: record_hits and add_hits pipelines of hit batches, and the ping of each scrape', labelNames: ['command', 'outcome'] as const, buckets: SECONDS, registers: [this.registry] });
   readonly #batchHits = new Histogram({ name: `${PREFIX}redis_batch_hits`, help: 'Hits per pipeline sent to Redis', labelNames: ['command'] as const, buckets: BATCH_SIZES, registers: [this.registry] });
   readonly #jobsActive = new Gauge({ name: `${PREFIX}loadgen_jobs_active`, help: 'Load tests this process is running', registers: [this.registry] });
   readonly #jobsFinished = new Counter({ name: `${PREFIX}loadgen_jobs_finished_total`, help: 'Load tests this process ran, by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly #loadRequests = new Counter({ name: `${PREFIX}loadgen_requests_total`, help: 'Requests of the built-in load generator, by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
 
-  constructor(redis: Redis) {
+  constructor(redis: Redis, { cacheMs = 0 }: MetricsOptions = {}) {
     this.#redis = redis;
+    this.#scrape = cached(() => {
+      if (cluster.isWorker) return askPrimary();
+      this.#enableDefaults();
+      return this.registry.metrics();
+    }, cacheMs);
     const metrics = this;
     new Gauge({
       name: `${PREFIX}redis_up`, help: '1 when the Redis connection is ready and answered a PING during this scrape, else 0', registers: [this.registry],
@@ -63,6 +96,7 @@ export class Metrics {
     });
     // Known label values start at 0, so that rate() sees their first increase.
     for (const reason of [...Object.values(HIT_FAILURES), 'rejected', 'error']) this.#hitsFailed.inc({ reason }, 0);
+    for (const reason of REFUSALS) this.#hitsRefused.inc({ reason }, 0);
     for (const outcome of LOAD_OUTCOMES) this.#loadRequests.inc({ outcome }, 0);
     for (const outcome of ['done', 'cancelled', 'failed']) this.#jobsFinished.inc({ outcome }, 0);
     // A worker's registry is read by the primary through prom-client's IPC listener, which never
@@ -78,11 +112,12 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  /** The text exposition: this process's metrics, or under node:cluster every worker's, summed. */
-  async scrape(): Promise<string> {
-    if (cluster.isWorker) return askPrimary();
-    this.#enableDefaults();
-    return this.registry.metrics();
+  /**
+   * The text exposition: this process's metrics, or under node:cluster every worker's, summed;
+   * the same text for metrics.cacheMs.
+   */
+  scrape(): Promise<string> {
+    return this.#scrape();
   }
 
   // On first scrape, not at creation: each call starts a GC observer and an event-loop-delay
@@ -91,6 +126,7 @@ export class Metrics {
     if (this.#defaults) return;
     this.#defaults = true;
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    for (const name of GAUGES_NAMED_LIKE_COUNTERS) this.registry.removeSingleMetric(`${PREFIX}${name}`);
   }
 
   async #ping(): Promise<number> {
@@ -186,14 +222,23 @@ export class Metrics {
       this.#duration.observe(labels, (performance.now() - started) / 1000);
       if (route !== 'api' || ctx.method === 'OPTIONS') return;
       if (status >= 200 && status < 300) this.#hits.inc();
-      else if (status >= 400) this.#hitsFailed.inc({ reason: HIT_FAILURES[status] ?? (status >= 500 ? 'error' : 'rejected') });
+      else if (status >= 400) {
+        this.#hitsFailed.inc({ reason: HIT_FAILURES[status] ?? (status >= 500 ? 'error' : 'rejected') });
+        const refusal = ctx.state.refusal ?? (status === 429 ? 'rate_limit' : undefined);
+        if (refusal !== undefined && KNOWN_REFUSALS.has(refusal)) this.#hitsRefused.inc({ reason: refusal });
+      }
     });
     return next();
   };
 }
 
-export function createMetrics(redis: Redis): Metrics {
-  return new Metrics(redis);
+export interface MetricsOptions {
+  /** metrics.cacheMs: how long one scrape's text answers the next ones. */
+  cacheMs?: number;
+}
+
+export function createMetrics(redis: Redis, options?: MetricsOptions): Metrics {
+  return new Metrics(redis, options);
 }
 
 const SCRAPE_REQUEST = 'hitcounter:metrics-request';
@@ -201,14 +246,16 @@ const SCRAPE_REPLY = 'hitcounter:metrics-reply';
 interface ScrapeMessage { type?: unknown; id: number; text?: string; error?: string }
 
 /** In the cluster primary: answers a worker's scrape with all workers' metrics, aggregated. */
-export function serveClusterMetrics(): void {
+export function serveClusterMetrics(cacheMs = 0): void {
   const aggregator = new AggregatorRegistry();
+  // Every worker's scrapes come here: one aggregation per interval for the whole cluster.
+  const aggregate = cached(() => aggregator.clusterMetrics(), cacheMs);
   cluster.on('message', (worker, message: ScrapeMessage) => {
     if (message?.type !== SCRAPE_REQUEST) return;
     const reply = (answer: Omit<ScrapeMessage, 'type' | 'id'>) => {
       if (worker.isConnected()) worker.send({ type: SCRAPE_REPLY, id: message.id, ...answer });
     };
-    aggregator.clusterMetrics().then((text) => reply({ text }), (error: Error) => reply({ error: error.message }));
+    aggregate().then((text) => reply({ text }), (error: Error) => reply({ error: error.message }));
   });
 }
 

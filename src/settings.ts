@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { SettingsError } from './errors.js';
 import { DISTRIBUTIONS } from './loadgen/paths.js';
@@ -21,6 +22,19 @@ const windows = z.array(z.strictObject({ points: int(1, 1_000_000_000), duration
   error: 'expected a list of {"points": n, "durationSeconds": s} windows',
 });
 const ms = int(1, 3_600_000);
+// Methods /api/* may count (api.countMethods); OPTIONS never counts.
+export const COUNTABLE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'TRACE', 'PROPFIND', 'SEARCH', 'REPORT', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'PURGE', 'QUERY'] as const;
+// An address or a CIDR range, IPv4 or IPv6, as proxy-addr reads it (it is what uses the list).
+const validProxy = (entry: string) => {
+  try {
+    proxyaddr.compile([entry]);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const proxies = z.array(z.string(), { error: 'expected a list of IP addresses or CIDR ranges, such as ["127.0.0.1/8", "::1/128"]' })
+  .refine((list) => list.every(validProxy), { error: 'expected a list of IP addresses or CIDR ranges, such as ["127.0.0.1/8", "::1/128"]' });
 
 const schema = z.strictObject({
   server: z.strictObject({
@@ -35,6 +49,12 @@ const schema = z.strictObject({
     maxBodyBytes: int(64, 10_485_760),
     maxJsonDepth: int(1, 100),
     shutdownTimeoutMs: ms,
+    // With trustProxy: the peers whose X-Forwarded-For is believed (see clientip.ts).
+    trustedProxies: proxies,
+    headersTimeoutMs: ms,
+    requestTimeoutMs: ms,
+    keepAliveTimeoutMs: ms,
+    maxConnections: int(1, 1_000_000),
   }),
   auth: z.strictObject({
     tokenFile: z.string(),
@@ -100,15 +120,39 @@ const schema = z.strictObject({
     dayTtlSeconds: int(2_678_400, 315_360_000),
     visitorTtlSeconds: int(86_400, 315_360_000),
     windowCacheSeconds: int(1, 3600),
+    // Custom ?from=&to= windows whose unions may be cached at once; past it, a new one gets 503.
+    maxCachedWindows: int(1, 10_000),
   }),
   events: z.strictObject({
     enabled: bool,
     maxLength: int(1, 1_000_000_000),
+    // What one event entry keeps of the hit's path, Referer and User-Agent (bytes; longer is cut).
+    maxPathBytes: int(16, 2048),
+    maxReferrerBytes: int(0, 8192),
+    maxUserAgentBytes: int(0, 8192),
+  }),
+  // What /api/* counts (see routes/api.ts and README "Guarantees").
+  api: z.strictObject({
+    countMethods: z.array(z.enum(COUNTABLE_METHODS, { error: `expected a list of methods among ${COUNTABLE_METHODS.join(', ')}` }), { error: `expected a list of methods among ${COUNTABLE_METHODS.join(', ')}` })
+      .min(1, { error: 'expected at least one method' }),
+    // Distinct paths the ranking may hold; a new path past it is refused (403). 0: no cap.
+    maxPaths: int(0, 1_000_000_000),
+    bots: z.enum(['count', 'refuse'], { error: 'expected count or refuse' }),
+    // Hits per client IP per window, in memory of each process; 0 points: no limit.
+    floodLimit: z.strictObject({
+      points: int(0, 1_000_000_000),
+      durationSeconds: int(1, 3600),
+      exemptLoopback: bool,
+    }),
   }),
   rateLimits: z.strictObject({
     api: windows,
     read: windows,
     write: windows,
+  }),
+  metrics: z.strictObject({
+    // 0: every scrape aggregates afresh.
+    cacheMs: int(0, 60_000),
   }),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -116,6 +160,10 @@ const schema = z.strictObject({
     }),
   }),
 }).superRefine((s, ctx) => {
+  // Node refuses a server whose headers may take longer than the whole request.
+  if (s.server.headersTimeoutMs > s.server.requestTimeoutMs) {
+    ctx.addIssue({ code: 'custom', path: ['server', 'headersTimeoutMs'], message: `expected at most server.requestTimeoutMs (${s.server.requestTimeoutMs})` });
+  }
   if (s.loadtest.paths > s.loadtest.maxPaths) {
     ctx.addIssue({ code: 'custom', path: ['loadtest', 'paths'], message: `expected at most loadtest.maxPaths (${s.loadtest.maxPaths})` });
   }
@@ -141,6 +189,11 @@ export const ENV_OVERRIDES = {
   MAX_BODY_BYTES: 'server.maxBodyBytes',
   MAX_JSON_DEPTH: 'server.maxJsonDepth',
   SHUTDOWN_TIMEOUT_MS: 'server.shutdownTimeoutMs',
+  TRUSTED_PROXIES: 'server.trustedProxies',
+  HEADERS_TIMEOUT_MS: 'server.headersTimeoutMs',
+  REQUEST_TIMEOUT_MS: 'server.requestTimeoutMs',
+  KEEP_ALIVE_TIMEOUT_MS: 'server.keepAliveTimeoutMs',
+  MAX_CONNECTIONS: 'server.maxConnections',
   AUTH_TOKEN_FILE: 'auth.tokenFile',
   AUTH_PROTECT_STATS: 'auth.protectStats',
   REDIS_URL: 'redis.url',
@@ -183,9 +236,18 @@ export const ENV_OVERRIDES = {
   ANALYTICS_DAY_TTL_SECONDS: 'analytics.dayTtlSeconds',
   ANALYTICS_VISITOR_TTL_SECONDS: 'analytics.visitorTtlSeconds',
   ANALYTICS_WINDOW_CACHE_SECONDS: 'analytics.windowCacheSeconds',
+  ANALYTICS_MAX_CACHED_WINDOWS: 'analytics.maxCachedWindows',
   EVENTS_ENABLED: 'events.enabled',
   EVENTS_MAX_LENGTH: 'events.maxLength',
+  EVENTS_MAX_PATH_BYTES: 'events.maxPathBytes',
+  EVENTS_MAX_REFERRER_BYTES: 'events.maxReferrerBytes',
+  EVENTS_MAX_USER_AGENT_BYTES: 'events.maxUserAgentBytes',
+  API_COUNT_METHODS: 'api.countMethods',
+  API_MAX_PATHS: 'api.maxPaths',
+  API_BOTS: 'api.bots',
+  API_FLOOD_LIMIT: 'api.floodLimit',
   RATE_LIMITS: 'rateLimits',
+  METRICS_CACHE_MS: 'metrics.cacheMs',
   LOG_LEVEL: 'log.level',
 } as const;
 

@@ -5,13 +5,15 @@ import getPort from 'get-port';
 import got from 'got';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import type { Job, JobReport } from '../src/loadgen/jobs.js';
+import { createLogger } from '../src/logger.js';
 import { startRedisServer, ensureRedisServer } from '../src/redis/embedded.js';
 import { createKeys } from '../src/redis/keys.js';
 import { PATIENT_LOADGEN_MS, startApp } from './helpers/app.js';
 import { eventually } from './helpers/eventually.js';
 import { hammer, startLoad, type Load } from './helpers/load.js';
-import { assertCountedExactly, assertReportAddsUp, settled } from './helpers/outcomes.js';
+import { assertCountedExactly, assertReportAddsUp, settled, tally } from './helpers/outcomes.js';
 import { spawnServer } from './helpers/process.js';
 import { startLocalRedis, sumOfScores } from './helpers/redis.js';
 import { tempDir } from './helpers/tmp.js';
@@ -144,4 +146,42 @@ test.serial('server shutdown: SIGTERM mid-load finishes in-flight requests, refu
   // read, when it closed. Every 2xx, from the test and from both runs, is exactly one hit.
   assertCountedExactly(t, outcomes, counted - saved.report!.succeeded - syncReport.succeeded, { allowedErrors: ['ECONNREFUSED', 'ECONNRESET'] });
   t.true(outcomes.ok() > 0);
+});
+
+test.serial('Redis out of memory: hits are 503 with Retry-After and uncounted, /health says so, and the log gets one line without request data', async (t) => {
+  const redis = await startLocalRedis();
+  t.teardown(() => redis.stop());
+  const lines: string[] = [];
+  const stream = new Writable({ write(chunk, _encoding, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
+  const app = await startApp(t, redis.url, { deps: { logger: createLogger('info', stream) } });
+  for (let i = 0; i < 5; i++) t.is((await app.http.get('api/before-oom')).statusCode, 200);
+
+  const admin = new Redis(redis.url);
+  t.teardown(() => admin.disconnect());
+  // Any memory in use is over a 1-byte maxmemory: what a full Redis with nothing to evict says.
+  await admin.config('SET', 'maxmemory-policy', 'noeviction');
+  await admin.config('SET', 'maxmemory', '1');
+
+  const marker = `oom-${randomUUID()}`;
+  const headers = { 'user-agent': `UA-${marker}-${'u'.repeat(400)}`, referer: `https://ref.example/${marker}` };
+  const responses = await Promise.all(Array.from({ length: 300 }, (_, i) => app.http.get(`api/${marker}/${i % 30}`, { headers })));
+  const statuses = responses.map((response) => response.statusCode);
+  assertCountedExactly(t, tally(statuses), (await app.totalHits()) - 5, { allowed: [503], sent: 300 });
+  t.true(statuses.every((status) => status === 503), `every hit refused: ${statuses.filter((s) => s !== 503).length} not 503`);
+  t.true(responses.every((response) => Number(response.headers['retry-after']) >= 1), 'each 503 says when to retry');
+
+  const health = await app.http.get<{ status: string; redis: { status: string } }>('health');
+  t.is(health.statusCode, 503);
+  t.is(health.body.redis.status, 'out of memory');
+
+  const aboutIt = lines.filter((line) => /OOM|maxmemory|redis_oom/.test(line));
+  t.true(aboutIt.length >= 1 && aboutIt.length <= 2, `one or two log lines about it, got ${aboutIt.length}: ${aboutIt.join('\n').slice(0, 2000)}`);
+  t.false(lines.some((line) => line.includes(marker)), 'no log line carries a path, User-Agent or Referer');
+  t.true(lines.join('\n').length < 10_000, `the log stays small: ${lines.join('\n').length} bytes`);
+
+  // Memory freed: /health finds out by itself, and hits count again.
+  await admin.config('SET', 'maxmemory', '0');
+  await eventually(async () => (await app.http.get('health')).statusCode === 200, { what: '/health ok again' });
+  t.is((await app.http.get('api/after-oom')).statusCode, 200);
+  t.is(await app.totalHits(), 6);
 });

@@ -210,3 +210,33 @@ test('under two cluster workers, any worker answers with the sum of both', async
   server.child.kill('SIGTERM');
   t.is(await server.exited, 0, 'the metrics IPC does not keep a worker alive');
 });
+
+test('promtool\'s naming rule holds: counters end in _total, and nothing else does', withApp, async (t, app) => {
+  const metrics = await scrape(t, app);
+  t.true(metrics.families.size > 20, 'the default collectors are in');
+  for (const [name, family] of metrics.families) {
+    if (family.type === 'COUNTER') t.true(name.endsWith('_total'), `counter ${name}`);
+    else t.false(name.endsWith('_total'), `${family.type.toLowerCase()} ${name}`);
+  }
+  // What the dropped totals were is the sum of the labelled gauges of the same name.
+  t.true(metrics.families.has('hitcounter_nodejs_active_handles'));
+});
+
+test('scrapes within metrics.cacheMs share one computation: the same text, whatever happened between', async (t) => {
+  // A minute: the scrapes below follow each other within milliseconds; a machine slow enough to
+  // take a minute between two local requests would fail every other test first.
+  const app = await startApp(t, { tweak: (s) => { s.metrics.cacheMs = 60_000; } });
+  const first = await app.http.get('metrics', { responseType: 'text' });
+  t.is(first.statusCode, 200);
+  t.is((await app.http.get('api/between')).statusCode, 200);
+  const flood = await Promise.all(Array.from({ length: 20 }, () => app.http.get('metrics', { responseType: 'text' })));
+  for (const response of flood) t.is(response.body, first.body);
+  t.is(new Exposition(first.body).value('hitcounter_hits_counted_total'), 0, 'the hit after the first scrape is not in the cached text');
+});
+
+test('with metrics.cacheMs 0 every scrape is fresh', async (t) => {
+  const app = await startApp(t, { tweak: (s) => { s.metrics.cacheMs = 0; } });
+  t.is((await scrape(t, app)).value('hitcounter_hits_counted_total'), 0);
+  t.is((await app.http.get('api/between')).statusCode, 200);
+  t.is((await scrape(t, app)).value('hitcounter_hits_counted_total'), 1);
+});

@@ -8,15 +8,15 @@
 // was applied (see record-hits.lua); if it was, it is taken back (retract-hit.lua).
 import { randomUUID } from 'node:crypto';
 import { ReplyError, type Redis } from 'ioredis';
-import { bucketId, bucketsAt, cover, type Bucket, type Range } from '../analytics/buckets.js';
+import { bucketId, bucketsAt, cover, floorTo, MS, WINDOWS, windowRange, type Bucket, type Range } from '../analytics/buckets.js';
 import { SECOND_COUNTER_TTL_MS } from '../analytics/traffic.js';
 import { hashVisitor, type VisitorHasher } from '../analytics/visitors.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import { ServiceUnavailableError } from '../errors.js';
+import { ForbiddenError, ServiceUnavailableError } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
 import type { Scripts } from '../redis/scripts.js';
-import { refusedForNow, unavailable } from '../redis/unavailable.js';
+import { RefusalLog, redisErrorText, refusalReason, refusedForNow, unavailable } from '../redis/unavailable.js';
 import type { Settings } from '../settings.js';
 import { mergeSorted, rankedBefore } from './merge.js';
 import { groupByShard, shardOf } from './shards.js';
@@ -60,6 +60,8 @@ export interface HitStoreOptions {
     dayTtlMs: number;
     visitorTtlMs: number;
     windowCacheMs: number;
+    /** How many custom (?from=&to=) windows may have cached unions at once (see rankingKey). */
+    maxCachedWindows: number;
   };
   events: { enabled: boolean; maxLength: number };
   /** Acknowledge hits at once and flush their sums every flushIntervalMs (see recordLater). */
@@ -70,6 +72,8 @@ export interface HitStoreOptions {
    * already traded durability for speed.
    */
   replicatedWithinMs?: number;
+  /** Distinct paths the ranking may hold (api.maxPaths; with shards, split evenly); 0: no cap. */
+  maxPaths?: number;
   /** Told of every pipeline of hits sent to Redis (see metrics.ts). */
   metrics?: HitStoreMetrics;
   /** Write-behind: hashes the visitors of hits that carry an unhashedVisitor, at flush time. */
@@ -89,6 +93,8 @@ export interface Hit {
   method: string;
   referrer: string;
   userAgent: string;
+  /** The path as the event log keeps it (events.maxPathBytes); default: path. */
+  eventPath?: string;
   /** Salted hash of IP and User-Agent (see analytics/visitors.ts); '' when visitors are off. */
   visitor: string;
   /**
@@ -123,9 +129,10 @@ interface PendingHit {
 }
 
 /** The parts of HitStoreOptions that come from settings. */
-export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOptions, 'pageSize' | 'ledgerTtlMs' | 'analytics' | 'events' | 'writeBehind' | 'replicatedWithinMs'> {
+export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOptions, 'pageSize' | 'ledgerTtlMs' | 'analytics' | 'events' | 'writeBehind' | 'replicatedWithinMs' | 'maxPaths'> {
   const { analytics, events, redis, writeBehind } = settings;
   return {
+    maxPaths: settings.api.maxPaths,
     pageSize: redis.statsPageSize,
     replicatedWithinMs: redis.durability === 'replicated' ? redis.replicationTimeoutMs : undefined,
     ledgerTtlMs: redis.ledgerTtlSeconds * 1000,
@@ -137,6 +144,7 @@ export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOption
       dayTtlMs: analytics.dayTtlSeconds * 1000,
       visitorTtlMs: analytics.visitorTtlSeconds * 1000,
       windowCacheMs: analytics.windowCacheSeconds * 1000,
+      maxCachedWindows: analytics.maxCachedWindows,
     },
     events: { ...events },
     writeBehind: { ...writeBehind },
@@ -144,6 +152,9 @@ export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOption
 }
 
 const ZMSCORE_CHUNK = 1000;
+// DELETE /stats: how far around the scan the present's bucket and per-second keys are named
+// (see reset): a hit's time is its replica's clock, read shortly before its script runs.
+const RESET_MARGIN_MS = 2 * 60_000;
 const RECONCILE_EVERY_MS = 250;
 const UNREPLICATED_BACKOFF_MS = 1000;
 // Hits per record-hits.lua call: about 10 Redis commands each, so a call stays well under a millisecond.
@@ -177,7 +188,11 @@ export class HitStore {
   // Durability replicated: per shard, until when batches are refused because the last WAIT found no replica.
   readonly #unreplicatedUntil: number[] = [];
   #retracted = 0;
+  // Redis's last refusal of a write (OOM, …), until a write succeeds again (see writeRefusal).
+  #refusal: { reason: string; error: string } | undefined;
+  readonly #refusals: RefusalLog;
   #batch: PendingHit[] = [];
+  readonly #maxPathsPerShard: number;
   #timer: NodeJS.Timeout | undefined;
   #reconciling: Promise<void> | undefined;
 
@@ -187,6 +202,8 @@ export class HitStore {
     this.#shards.forEach((_, shard) => this.#newEpoch(shard));
     if (options.writeBehind.enabled) setInterval(() => void this.#flushPending(), options.writeBehind.flushIntervalMs).unref();
     this.#unresolved = new UnresolvedHits(options.settleMs ?? 1000);
+    this.#refusals = new RefusalLog(options.logger, () => options.clock.now());
+    this.#maxPathsPerShard = Math.ceil((options.maxPaths ?? 0) / this.#shards.length);
     // Each connection is an epoch with its own sequence numbers: a new one starts when the old closes.
     options.redis.on('close', () => this.#shards.forEach((_, shard) => this.#rollEpoch(shard)));
   }
@@ -207,6 +224,29 @@ export class HitStore {
   #rollEpoch(shard: number): void {
     this.#unresolved.closed(this.#epochs[shard]!, this.#o.clock.now());
     this.#newEpoch(shard);
+  }
+
+  #refused(error: Error): void {
+    const reason = refusalReason(error);
+    this.#refusal = { reason, error: redisErrorText(error) };
+    this.#refusals.report(reason, error);
+  }
+
+  /**
+   * Why Redis refuses this store's writes (`redis_oom`: out of memory), or undefined when it
+   * takes them. Known from the last batch; while one was refused, each call probes with a small
+   * write of its own, so that the answer recovers without waiting for hits (a replica taken out
+   * of a load balancer by its health check gets none).
+   */
+  async writeRefusal(): Promise<{ reason: string; error: string } | undefined> {
+    if (!this.#refusal) return undefined;
+    try {
+      await this.#o.redis.set(this.#shards[0]!.probe, '1', 'PX', 1000);
+      this.#refusal = undefined;
+    } catch (error) {
+      if (refusedForNow(error)) this.#refusal = { reason: refusalReason(error), error: redisErrorText(error) };
+    }
+    return this.#refusal;
   }
 
   /** Hits answered 503 whose fate Redis has not told yet. */
@@ -284,8 +324,13 @@ export class HitStore {
         if (unreplicated) this.#unreplicatedUntil[shard] = this.#o.clock.now() + UNREPLICATED_BACKOFF_MS;
         calls.forEach((hits, i) => {
           const [error, counts] = results?.[i] ?? [new Error('no reply'), null];
+          if (!error) this.#refusal = undefined;
           if (error || unreplicated) for (const pending of hits) this.#failed(pending, error ?? unreplicated!);
-          else hits.forEach((pending, j) => pending.resolve(Number((counts as string[])[j])));
+          else hits.forEach((pending, j) => {
+            const count = Number((counts as string[])[j]);
+            if (count >= 0) return pending.resolve(count);
+            pending.reject(Object.assign(new ForbiddenError(`Path cap reached: ${this.#o.maxPaths} distinct paths are counted (api.maxPaths); a new path is not counted, known paths still are`), { refusal: 'path_cap' }));
+          });
         });
       },
       (error: Error) => batch.forEach((pending) => this.#failed(pending, error)),
@@ -319,17 +364,22 @@ export class HitStore {
       hits.length, hits[hits.length - 1]!.seq, ledgerTtlMs,
       analytics.buckets ? '1' : '0', analytics.minuteTtlMs, analytics.hourTtlMs, analytics.dayTtlMs,
       visitors ? analytics.visitorTtlMs : '', events.enabled ? events.maxLength : 0, SECOND_COUNTER_TTL_MS,
+      this.#maxPathsPerShard,
     ];
     for (const { hit } of hits) {
-      if (events.enabled) args.push(hit.path, hit.visitor, Math.floor(hit.time), hit.method, hit.referrer, hit.userAgent);
-      else args.push(hit.path, hit.visitor, '', '', '', '');
+      if (events.enabled) args.push(hit.path, hit.visitor, Math.floor(hit.time), hit.method, hit.referrer, hit.userAgent, hit.eventPath ?? hit.path);
+      else args.push(hit.path, hit.visitor, '', '', '', '', '');
     }
     return args;
   }
 
   #failed(pending: PendingHit, error: Error): void {
     if (error instanceof ReplyError && !refusedForNow(error)) return pending.reject(error);
-    if (refusedForNow(error)) return pending.reject(new ServiceUnavailableError('Redis is unavailable: the hit was not counted', { cause: error }));
+    if (refusedForNow(error)) {
+      this.#refused(error);
+      // Not the ReplyError as cause: it carries the batch's arguments (other clients' requests).
+      return pending.reject(Object.assign(new ServiceUnavailableError('Redis is unavailable: the hit was not counted', { cause: new Error(redisErrorText(error)) }), { refusal: refusalReason(error) }));
+    }
     if (!NOT_SENT.test(error.message)) {
       this.#unresolved.add(pending.epoch, pending.seq, { kind: 'answered503', path: pending.hit.path, time: pending.hit.time });
       if (pending.epoch === this.#epochs[pending.shard]) this.#rollEpoch(pending.shard);
@@ -450,8 +500,9 @@ export class HitStore {
     const failed = ({ groups: chunk, seq }: { groups: Group[]; seq: number }, error: Error) => {
       const hits = chunk.reduce((sum, group) => sum + group.count, 0);
       // Not run, and may be run later: kept for the next flush, as when it could not be sent.
+      if (refusedForNow(error)) this.#refused(error);
       if (NOT_SENT.test(error.message) || refusedForNow(error)) return chunk.forEach((group) => this.#requeue(group));
-      if (error instanceof ReplyError) return logger.error({ err: error, paths: chunk.length, hits }, 'Redis refused a write-behind flush; its hits are lost');
+      if (error instanceof ReplyError) return logger.error({ error: redisErrorText(error), paths: chunk.length, hits }, 'Redis refused a write-behind flush; its hits are lost');
       chunk.forEach((group, j) => this.#unresolved.add(epoch, seq - chunk.length + 1 + j, { kind: 'flushed', group }));
       if (epoch === this.#epochs[shard]) this.#rollEpoch(shard);
       this.#timer ??= setInterval(() => void this.reconcile(), RECONCILE_EVERY_MS).unref();
@@ -461,7 +512,10 @@ export class HitStore {
       calls.forEach((call, i) => {
         const [error, totals] = results[i] ?? [new Error('no reply'), null];
         if (error) failed(call, error);
-        else call.groups.forEach((group, j) => this.#lastKnown.set(group.path, Number((totals as string[])[j])));
+        else {
+          this.#refusal = undefined;
+          call.groups.forEach((group, j) => this.#lastKnown.set(group.path, Number((totals as string[])[j])));
+        }
       });
     } catch (error) {
       for (const call of calls) failed(call, error as Error);
@@ -525,24 +579,58 @@ export class HitStore {
   }
 
   /**
-   * Erases every key of the product (the ranking, buckets, visitors, events, jobs…), and nothing
-   * else. The visitor salts stay: they are not counts, and every replica keeps the day's salt in
-   * memory, so a new one in Redis would split one visitor into two hashes across replicas.
+   * Erases the counts: every key of the product but the visitor salts, the load-test jobs and the
+   * window budget. The salts are not counts, and every replica keeps the day's salt in memory, so
+   * a new one in Redis would split one visitor into two hashes across replicas. Jobs (their records
+   * and the leases that cap how many run at once) belong to the job system, not to the counts: they
+   * have DELETE /test/jobs/<id>. The window budget only holds live registrations and ends them itself.
+   *
+   * Exact under load: each shard's hit family (its ranking, buckets, event stream, per-second
+   * counters, sequence ledgers, cached windows) is deleted in ONE atomic step, reset-shard.lua.
+   * record-hits.lua and add-hits.lua write a hit into all of those at once, so every hit is either
+   * wholly before the reset (gone from all) or wholly after it (in all): the ranking, each bucket
+   * and the event stream agree afterwards. The step must name its keys (one slot on Redis Cluster),
+   * so they are found first: SCAN finds those that exist; a hit counted while SCAN runs can only
+   * create keys of the present, so the buckets and per-second counters from RESET_MARGIN_MS before
+   * the scan began to RESET_MARGIN_MS after it ended are named too (whether they exist or not),
+   * and this process's own sequence keys. Visitor HyperLogLogs (approximate by nature, one per
+   * path and day: too many for one step) and the other keys (rate-limit counters) go afterwards.
    */
   async reset(): Promise<number> {
-    const { redis, keys } = this.#o;
-    let deleted = 0;
-    for (const shard of this.#shards) deleted += await redis.unlink(shard.hits).catch(unavailable);
-    // On Redis Cluster every master holds its own share of the keys, so each is scanned; keys of
-    // different slots can't share one UNLINK (CROSSSLOT), so there they go one by one.
+    const { redis, keys, scripts, clock } = this.#o;
+    const started = clock.now();
+    const families: string[][] = this.#shards.map((shard) => [shard.hits, shard.events]);
+    const rest: string[] = [];
+    // On Redis Cluster every master holds its own share of the keys, so each is scanned.
     const cluster = redis as unknown as { isCluster?: boolean; nodes(role: 'master'): Redis[] };
     for (const node of cluster.isCluster ? cluster.nodes('master') : [redis]) {
       for await (const found of node.scanStream({ match: keys.productPattern, count: 1000 }) as AsyncIterable<string[]>) {
-        const batch = found.filter((key) => !keys.isSalt(key));
-        if (batch.length === 0) continue;
-        if (!cluster.isCluster) deleted += await redis.unlink(...batch).catch(unavailable);
-        else for (const count of await Promise.all(batch.map((key) => redis.unlink(key).catch(unavailable)))) deleted += count;
+        for (const key of found) {
+          if (keys.isSalt(key) || keys.isJob(key) || key === keys.windowBudget) continue;
+          const shard = this.#shards.findIndex((family) => family.inFamily(key));
+          if (shard >= 0 && !this.#shards[shard]!.isVisitors(key)) families[shard]!.push(key);
+          else rest.push(key);
+        }
       }
+    }
+    const margin = RESET_MARGIN_MS + (this.#o.writeBehind.enabled ? this.#o.writeBehind.flushIntervalMs : 0);
+    const from = started - margin;
+    const to = clock.now() + margin;
+    const counts = await Promise.all(this.#shards.map((shard, i) => {
+      const doomed = new Set(families[i]);
+      for (let minute = floorTo(from, 'minute'); minute <= to; minute += MS.minute) {
+        for (const bucket of Object.values(bucketsAt(minute))) doomed.add(shard.bucket(bucket));
+      }
+      for (let second = Math.floor(from / 1000); second <= Math.floor(to / 1000); second++) doomed.add(shard.second(second));
+      for (const [epoch, of] of this.#epochShard) if (of === i) doomed.add(shard.hitSeq(epoch));
+      return scripts.resetShard(doomed.size, ...doomed).catch(unavailable);
+    }));
+    let deleted = counts.reduce((sum, count) => sum + Number(count), 0);
+    // Keys of different slots can't share one UNLINK (CROSSSLOT): on a cluster they go one by one.
+    for (let i = 0; i < rest.length; i += 1000) {
+      const batch = rest.slice(i, i + 1000);
+      if (!cluster.isCluster) deleted += await redis.unlink(...batch).catch(unavailable);
+      else for (const count of await Promise.all(batch.map((key) => redis.unlink(key).catch(unavailable)))) deleted += count;
     }
     return deleted;
   }
@@ -551,23 +639,55 @@ export class HitStore {
    * The sorted sets holding a range's ranking, one per shard: the union of the coarsest buckets
    * covering it, cached for windowCacheMs so repeated queries of the same window don't recompute
    * it. `undefined` range: the all-time ranking itself.
+   *
+   * A cached union costs Redis memory in proportion to the ranking, so how many exist is bounded.
+   * They are keyed by the range, which is its cover (whole minutes, hours, days): every client
+   * asking for the same window shares one union per shard. Named windows (15m … 30d) end with
+   * the current minute, so at most 5 × (1 + ⌈windowCacheSeconds / 60⌉) of them are alive at
+   * once. Custom ?from=&to= windows are admitted by a global budget kept in Redis
+   * (acquire-window.lua): at most analytics.maxCachedWindows distinct ones at once; past it, a new
+   * one gets 503 with Retry-After (when the earliest registration ends) rather than another copy.
+   * Their unions expire when their registration does, on Redis's clock.
    */
   async rankingKey(range: Range | undefined): Promise<Ranking> {
     if (!range) return this.#shards.map((keys) => keys.hits);
-    return Promise.all(this.#shards.map((keys) => this.#windowOf(keys, range)));
+    let expiresAt: number | undefined;
+    if (!this.#isNamed(range)) {
+      const { keys, scripts, analytics } = this.#o;
+      const [admitted, ms] = await scripts.acquireWindow(keys.windowBudget, `${range.from}:${range.to}`, analytics.windowCacheMs, analytics.maxCachedWindows).catch(unavailable);
+      if (Number(admitted) !== 1) {
+        throw new ServiceUnavailableError(
+          `Too many distinct custom windows are cached right now (analytics.maxCachedWindows = ${analytics.maxCachedWindows}); ` +
+          'retry later, or use a named window (?window=15m|1h|24h|7d|30d)',
+          { retryAfterSeconds: Math.max(1, Math.ceil(Number(ms) / 1000)) },
+        );
+      }
+      expiresAt = Number(ms);
+    }
+    return Promise.all(this.#shards.map((keys) => this.#windowOf(keys, range, expiresAt)));
   }
 
-  async #windowOf(keys: Keys, range: Range): Promise<string> {
+  /** Whether a range is a named window's of this minute: shared by every client, bounded by construction. */
+  #isNamed(range: Range): boolean {
+    const now = this.#o.clock.now();
+    return WINDOWS.some((name) => {
+      if (name === 'all') return false;
+      const named = windowRange(name, now, this.retention());
+      return named.from === range.from && named.to === range.to;
+    });
+  }
+
+  /** `expiresAt`: when the union is to expire (Redis time, ms); undefined: windowCacheMs from now. */
+  async #windowOf(keys: Keys, range: Range, expiresAt: number | undefined): Promise<string> {
     const { redis, clock, analytics } = this.#o;
     const key = keys.window(range.from, range.to);
     if ((await redis.exists(key).catch(unavailable)) === 1) return key;
     const buckets = cover(range.from, range.to, clock.now(), this.retention());
     if (!buckets) throw new Error(`no cover for ${range.from}..${range.to}`); // ranges are validated before
-    await redis.multi()
-      .zunionstore(key, buckets.length, ...buckets.map((bucket) => keys.bucket(bucket)))
-      .pexpire(key, analytics.windowCacheMs)
-      .exec()
-      .catch(unavailable);
+    const multi = redis.multi().zunionstore(key, buckets.length, ...buckets.map((bucket) => keys.bucket(bucket)));
+    if (expiresAt === undefined) multi.pexpire(key, analytics.windowCacheMs);
+    else multi.pexpireat(key, expiresAt);
+    await multi.exec().catch(unavailable);
     return key;
   }
 

@@ -21,6 +21,21 @@ export interface Keys {
   readonly hits: string;
   /** What SCAN matches to find every other key of the product (DELETE /stats). */
   readonly productPattern: string;
+  /**
+   * Whether a key found by productPattern belongs to this shard's hit family: a key with the
+   * shard's hash tag (buckets, events, per-second counters, sequence ledgers, visitors, windows),
+   * all in the slot of its ranking.
+   */
+  inFamily(key: string): boolean;
+  /** Whether a key of the family is a visitors HyperLogLog. */
+  isVisitors(key: string): boolean;
+  /** Whether a key found by productPattern belongs to the load-test jobs (DELETE /stats keeps those). */
+  isJob(key: string): boolean;
+  /**
+   * Sorted set: member = a custom window (`<from>:<to>`) whose unions are cached, score = when its
+   * registration ends (Redis time, ms). Caps the custom windows cached at once (analytics.maxCachedWindows).
+   */
+  readonly windowBudget: string;
   /** Sorted set per minute, hour and day: member = path, score = hits in that bucket. */
   bucket(bucket: Bucket): string;
   /** HyperLogLog of the visitors of one path on one day. */
@@ -47,6 +62,8 @@ export interface Keys {
   hitSeq(epoch: string): string;
   /** Set: sequence numbers of that connection's hits already taken back. */
   hitRetracted(epoch: string): string;
+  /** String: written (1 s TTL) by /health to learn whether Redis takes writes again after refusing them. */
+  readonly probe: string;
 }
 
 export function createKeys({ prefix, hits, tag }: KeyOptions): Keys {
@@ -63,6 +80,10 @@ export function createKeys({ prefix, hits, tag }: KeyOptions): Keys {
     visitors: (day: string, path: string) => `${tagged}:visitors:${day}:${path}`,
     salt: (day: string) => `${prefix}hitcounter:salt:${day}`,
     isSalt: (key: string) => key.startsWith(`${prefix}hitcounter:salt:`),
+    inFamily: (key: string) => key.startsWith(`${tagged}:`),
+    isVisitors: (key: string) => key.startsWith(`${tagged}:visitors:`),
+    isJob: (key: string) => key === jobs || key.startsWith(`${jobs}:`),
+    windowBudget: `${prefix}hitcounter:windows`,
     events: `${tagged}:events`,
     window: (from: number, to: number) => `${tagged}:window:${from}:${to}`,
     second: (epochSecond: number) => `${tagged}:second:${epochSecond}`,
@@ -72,6 +93,7 @@ export function createKeys({ prefix, hits, tag }: KeyOptions): Keys {
     jobCancel: (id: string) => `${jobs}:${id}:cancel`,
     hitSeq: (epoch: string) => `${tagged}:seq:${epoch}`,
     hitRetracted: (epoch: string) => `${tagged}:seq:${epoch}:retracted`,
+    probe: `${tagged}:probe`,
   });
 }
 

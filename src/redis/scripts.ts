@@ -16,6 +16,10 @@ export interface Scripts {
   addHits(numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<string[]>;
   /** retract-hit.lua: 6 keys, 4 arguments (see its header); 1 when taken back now, 0 when already taken back. */
   retractHit(...keysThenArgs: Array<string | number>): Promise<number>;
+  /** reset-shard.lua: the number of keys, then the keys (one shard's family) to delete atomically; how many existed. */
+  resetShard(numberOfKeys: number, ...keys: string[]): Promise<number>;
+  /** acquire-window.lua: [1, ends at] when the custom window is admitted, [0, ms until a slot frees] when not. */
+  acquireWindow(registryKey: string, id: string, ttlMs: number, max: number): Promise<[number, number]>;
 }
 
 const SCRIPTS = [
@@ -23,6 +27,8 @@ const SCRIPTS = [
   ['hcRecordHits', 'record-hits', undefined], // the caller says how many keys: one per hit with visitors
   ['hcRetractHit', 'retract-hit', 6],
   ['hcAddHits', 'add-hits', undefined], // as record-hits
+  ['hcResetShard', 'reset-shard', undefined], // the caller says how many keys: the shard's family
+  ['hcAcquireWindow', 'acquire-window', 1],
 ] as const;
 
 /** Defines the scripts on `redis` (once per client) and returns them typed. */
@@ -36,5 +42,7 @@ export function loadScripts(redis: Redis): Scripts {
     recordHits: (...args) => commands.hcRecordHits!(...args) as Promise<string[]>,
     retractHit: (...args) => commands.hcRetractHit!(...args) as Promise<number>,
     addHits: (...args) => commands.hcAddHits!(...args) as Promise<string[]>,
+    resetShard: (...args) => commands.hcResetShard!(...args) as Promise<number>,
+    acquireWindow: (...args) => commands.hcAcquireWindow!(...args) as Promise<[number, number]>,
   };
 }

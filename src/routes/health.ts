@@ -14,6 +14,8 @@ export function mount(router: Router, { redis, clock, store }: HealthDeps): void
   // GET /health
   //   200 {"status": "ok", "redis": {"status": "up", "latencyMs": 0.21}, "unresolvedHits": 0, "retractedHits": 0, "pendingHits": 0}
   //   503 {"status": "down", "redis": {"status": "down", "error": "..."}, "unresolvedHits": 3, "retractedHits": 0, "pendingHits": 0}
+  //   503 {"status": "down", "redis": {"status": "out of memory", "error": "OOM command not allowed…"}, …}: Redis answers
+  //       PING but refused the last hits (maxmemory reached); checked again with a small write each time
   // unresolvedHits: hits answered 503 whose command Redis may still have applied; the server
   // takes back those it did as soon as Redis can tell, and counts them in retractedHits.
   // pendingHits: write-behind mode's acknowledged hits not yet known to be in Redis.
@@ -23,6 +25,13 @@ export function mount(router: Router, { redis, clock, store }: HealthDeps): void
     try {
       await redis.client.ping();
       const latencyMs = Math.round((clock.now() - started) * 1000) / 1000;
+      // Redis answers PING when it is out of memory, but refuses every hit.
+      const refusal = await store.writeRefusal();
+      if (refusal) {
+        ctx.status = 503;
+        ctx.body = { status: 'down', redis: { status: refusal.reason === 'redis_oom' ? 'out of memory' : 'refusing writes', error: refusal.error }, unresolvedHits: store.unresolved, retractedHits: store.retracted, pendingHits: store.pendingHits };
+        return;
+      }
       ctx.body = { status: 'ok', redis: { status: 'up', latencyMs }, unresolvedHits: store.unresolved, retractedHits: store.retracted, pendingHits: store.pendingHits };
     } catch (error) {
       ctx.status = 503;

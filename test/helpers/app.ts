@@ -65,13 +65,15 @@ export async function startApp(t: ExecutionContext, urlOrOptions?: string | Star
   json.redis.keyPrefix = `test:${randomUUID()}:`;
   json.loadtest.requestTimeoutMs = PATIENT_LOADGEN_MS;
   json.redis.commandTimeoutMs = PATIENT_REDIS_MS;
+  // Tests compare scrapes taken moments apart; one that tests the cache sets its own.
+  json.metrics.cacheMs = 0;
   options.tweak?.(json);
   const settings = parseSettings(json);
 
   const redis = new RedisConnection({ url: redisUrl, commandTimeoutMs: settings.redis.commandTimeoutMs, connectTimeoutMs: settings.redis.connectTimeoutMs, name: 'hitcounter-test' });
   await redis.connect();
   const app = createApp({ settings, redis, logger: pino({ level: 'silent' }), ...options.deps });
-  const server = createHttpServer(app);
+  const server = createHttpServer(app, settings.server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const shards = createShardKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key }, settings.redis.shards);

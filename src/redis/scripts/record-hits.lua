@@ -23,16 +23,26 @@
 -- ARGV[8]  the HyperLogLogs' lifetime (ms), or '' when visitors are not counted
 -- ARGV[9]  the stream's approximate maximum length, or '0' for no event log
 -- ARGV[10] the per-second counter's lifetime (ms), set when it is created
--- ARGV[11+6(i-1) …] hit i: path, visitor hash, time (ms since the epoch), method, referrer, user agent
--- Returns  each hit's path's new all-time count, as ZINCRBY reports it, in order
+-- ARGV[11] the most distinct paths KEYS[1] may hold, or '0' for no cap: a hit of a path not in it
+--          while it holds that many is refused (counted nowhere, -1 in the reply). Checked here, in
+--          the one atomic call, so the cap is exact however many hits race for the last places.
+-- ARGV[12+7(i-1) …] hit i: path, visitor hash, time (ms since the epoch), method, referrer, user agent,
+--          path as the event keeps it (cut to events.maxPathBytes)
+-- Returns  each hit's path's new all-time count, as ZINCRBY reports it, or -1 if refused, in order
 local n = tonumber(ARGV[1])
 local buckets = ARGV[4] == '1'
 local visitors = ARGV[8] ~= ''
 local events = ARGV[9] ~= '0'
+local maxPaths = tonumber(ARGV[11])
 local counts = {}
+local counted = 0
 for i = 1, n do
-  local at = 11 + (i - 1) * 6
+  local at = 12 + (i - 1) * 7
   local path = ARGV[at]
+  if maxPaths > 0 and redis.call('ZCARD', KEYS[1]) >= maxPaths and not redis.call('ZSCORE', KEYS[1], path) then
+    counts[i] = -1
+  else
+  counted = counted + 1
   counts[i] = redis.call('ZINCRBY', KEYS[1], 1, path)
   if buckets then
     for b = 3, 5 do redis.call('ZINCRBY', KEYS[b], 1, path) end
@@ -42,7 +52,7 @@ for i = 1, n do
     redis.call('PEXPIRE', KEYS[7 + i], ARGV[8], 'NX')
   end
   if events then
-    local fields = { 't', ARGV[at + 2], 'method', ARGV[at + 3], 'path', path, 'status', '200',
+    local fields = { 't', ARGV[at + 2], 'method', ARGV[at + 3], 'path', ARGV[at + 6], 'status', '200',
                      'referrer', ARGV[at + 4], 'ua', ARGV[at + 5], 'visitor', ARGV[at + 1] }
     -- Entry ids follow the hit's own clock when they can; a clock behind the stream's last id
     -- (another replica's skew) falls back to Redis's time rather than failing the hit.
@@ -51,11 +61,12 @@ for i = 1, n do
       redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], '*', unpack(fields))
     end
   end
+  end
 end
 if buckets then
   for b = 3, 5 do redis.call('PEXPIRE', KEYS[b], ARGV[b + 2], 'NX') end
 end
-redis.call('INCRBY', KEYS[7], n)
+redis.call('INCRBY', KEYS[7], counted)
 redis.call('PEXPIRE', KEYS[7], ARGV[10], 'NX')
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return counts
