@@ -140,7 +140,7 @@ test('prefix filters the ranking; limit/offset page it with X-Total-Count and a 
 });
 
 test('uniques: 10,000 distinct visitors are counted within the HyperLogLog error, and no IP is stored', async (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000);
   const clock = new ManualClock(T0);
   const app = await startApp(t, { deps: { clock }, tweak: (s) => { s.server.trustProxy = true; } });
   const limit = pLimit(50);
@@ -255,7 +255,7 @@ test('CSV cells a spreadsheet would run as formulas come out as text (OWASP CSV 
 });
 
 test('exporting 1,000,000 paths as CSV streams in constant memory: the server grows by less than 100 MB', async (t) => {
-  t.timeout(180_000);
+  t.timeout(300_000);
   const prefix = `test:${randomUUID()}:`;
   const server = spawnServer({ REDIS_URL: (await sharedRedis()).url, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'info' });
   t.teardown(() => { server.child.kill('SIGKILL'); });

@@ -49,7 +49,7 @@ test('every key of one ranking, and every key of the jobs, hashes to one slot', 
 const clusterApp = (t: ExecutionContext, shards: number, durability: 'local' | 'replicated' = 'local') =>
   startClusterApp(t, clusterSettings(cluster, { shards, durability }));
 test('hits, rankings, windows, visitors, events and load-test jobs run on Redis Cluster without CROSSSLOT', async (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000);
   const { http, redis } = await clusterApp(t, 1);
   t.true(redis.isCluster);
 
@@ -90,7 +90,7 @@ test('hits, rankings, windows, visitors, events and load-test jobs run on Redis 
 });
 
 test('3 shards live on the 3 masters, and /stats over them equals one sorted set of the same counts', async (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000);
   const { http, redis, settings } = await clusterApp(t, 3);
   const client = redis.client as unknown as Cluster;
   const shards = createShardKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key }, 3);
@@ -108,7 +108,7 @@ test('3 shards live on the 3 masters, and /stats over them equals one sorted set
 });
 
 test('two server processes on REDIS_CLUSTER_NODES share the ranking, and a job started on one is read and cancelled from the other', async (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000);
   const env = {
     REDIS_CLUSTER_NODES: cluster.nodes.map(({ host, port }) => `${host}:${port}`).join(','),
     REDIS_SHARDS: '3',
@@ -150,7 +150,7 @@ test('two server processes on REDIS_CLUSTER_NODES share the ranking, and a job s
 });
 
 test('replicated durability on the cluster: every hit is acknowledged once a replica has it, and counted once', async (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000);
   const { http } = await clusterApp(t, 3, 'replicated');
   const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => http.get(`api/replicated/${i % 10}`)));
   t.deepEqual([...new Set(answers.map((answer) => answer.statusCode))], [200]);

@@ -150,7 +150,7 @@ test.serial('the ranking, its filter, a load test from the panel and live traffi
 });
 
 test.serial('an empty state before the first hit; the error banner while Redis is down, gone once it is back', async (t) => {
-  t.timeout(240_000);
+  t.timeout(300_000);
   const local = await startLocalRedis();
   t.teardown(() => local.stop());
   const app = await startApp(t, local.url, { tweak: (s) => { s.redis.commandTimeoutMs = 500; } });
@@ -173,7 +173,7 @@ test.serial('an empty state before the first hit; the error banner while Redis i
 });
 
 test.serial('with an admin token configured, the panel asks for it, keeps it for the tab, and shows refusals', async (t) => {
-  t.timeout(240_000);
+  t.timeout(300_000);
   const app = await startApp(t, redis.url, { deps: { adminToken: 'correct-horse-battery-staple' } });
   const { page, problems } = await openPage(t, app);
 

@@ -56,7 +56,7 @@ async function failover(t: ExecutionContext, durability: 'local' | 'replicated')
   const victim = cluster.members.find((member) => member.port === victimPort)!;
   const load = (prefix: string) => apps.map((app) => startLoad(app.url, { concurrency: 20, prefix, spread: 300 }));
   const answered = (loads: ReturnType<typeof load>, n: number, what: string) =>
-    eventually(() => loads.every((l) => l.outcomes.ok() >= n), { timeoutMs: 60_000, what: `${n} 2xx on each replica ${what}` });
+    eventually(() => loads.every((l) => l.outcomes.ok() >= n), { timeoutMs: 120_000, what: `${n} 2xx on each replica ${what}` });
 
   // Before: hits answered, resolved and replicated before the kill. None of these may be lost.
   const before = load('before');
@@ -73,10 +73,10 @@ async function failover(t: ExecutionContext, durability: 'local' | 'replicated')
   await answered(during, 200, 'before the kill');
   victim.kill();
   const killedAt = performance.now();
-  await eventually(() => apps.every((app) => masterOf(app) !== undefined && masterOf(app) !== `127.0.0.1:${victimPort}`), { timeoutMs: 60_000, what: "both replicas to know shard 0's new master" });
+  await eventually(() => apps.every((app) => masterOf(app) !== undefined && masterOf(app) !== `127.0.0.1:${victimPort}`), { timeoutMs: 120_000, what: "both replicas to know shard 0's new master" });
   const promotedAfterMs = performance.now() - killedAt;
   const atPromotion = during.map((l) => l.outcomes.ok());
-  await eventually(() => during.every((l, i) => l.outcomes.ok() >= atPromotion[i]! + 100), { timeoutMs: 60_000, what: '100 more 2xx on each replica after the promotion' });
+  await eventually(() => during.every((l, i) => l.outcomes.ok() >= atPromotion[i]! + 100), { timeoutMs: 120_000, what: '100 more 2xx on each replica after the promotion' });
   const duringOutcomes = await Promise.all(during.map((l) => l.stop()));
   for (const app of apps) await settled(app);
 

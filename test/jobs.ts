@@ -12,7 +12,7 @@ async function waitForJob(app: Pick<TestApp, 'http'>, id: string, until: (job: J
     return await eventually(async () => {
       last = (await app.http.get<Job>(`test/jobs/${id}`)).body;
       return until(last) ? last : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 100, what: `job ${id}` });
+    }, { timeoutMs: 120_000, intervalMs: 100, what: `job ${id}` });
   } catch (error) {
     throw new Error(`${(error as Error).message}: ${JSON.stringify(last)}`);
   }

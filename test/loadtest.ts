@@ -182,7 +182,7 @@ test('a load test stops when its client goes away, and is recorded as cancelled'
   const job = await eventually(async () => {
     const [newest] = (await app.http.get<Job[]>('test/jobs')).body;
     return newest?.status === 'cancelled' ? newest : undefined;
-  }, { timeoutMs: 60_000, intervalMs: 100, what: 'the job to be recorded as cancelled' });
+  }, { timeoutMs: 120_000, intervalMs: 100, what: 'the job to be recorded as cancelled' });
   const report = job.report!;
   assertReportAddsUp(t, report);
   t.true(report.completed < 1_000_000);

@@ -13,7 +13,7 @@ import { sumOfScores } from './helpers/redis.js';
 const T0 = Date.UTC(2026, 10, 20, 12, 0, 30);
 
 test('a reset during load leaves the ranking, the minute, hour and day buckets and the event stream holding the same hits', async (t) => {
-  t.timeout(180_000);
+  t.timeout(300_000);
   // Frozen time: every hit falls in the same minute, hour and day bucket.
   const clock = new ManualClock(T0);
   const app = await startApp(t, { deps: { clock } });
@@ -53,7 +53,7 @@ test('a reset during load leaves the ranking, the minute, hour and day buckets a
 });
 
 test('a reset leaves running jobs and their leases alone: maxRunningJobs still holds and both jobs stay listed', async (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000);
   const app = await startApp(t, { tweak: (s) => { s.loadtest.progressIntervalMs = 100; } });
   t.is(app.settings.loadtest.maxRunningJobs, 2);
   const paced = 'test/1000000?async=1&rate=200&concurrency=2';

@@ -39,7 +39,7 @@ test('one shard is exactly the single `hits` ranking; K shards get K tags, one p
 });
 
 test('with 3 shards /stats equals one sorted set of the same counts, page for page, windows and prefixes too', async (t) => {
-  t.timeout(60_000);
+  t.timeout(300_000);
   const app = await startApp(t, { tweak: (s) => { s.redis.shards = 3; s.rateLimits.read = []; } });
   // Ties on purpose: many paths share a count, so the merge must order them as ZREVRANGE does.
   const counts = new Map<string, number>();

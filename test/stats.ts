@@ -85,7 +85,7 @@ for (const [query, error] of badParams) {
 }
 
 test('a million distinct paths stream in full', async (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000);
   const app = await startApp(t);
   const total = 1_000_000;
   // Loaded with pipelined ZADDs of 10,000 members each, not through HTTP.

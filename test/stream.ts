@@ -62,7 +62,7 @@ test.serial('many clients, one sampler: one MGET a second for the process, none 
   const admin = new Redis((await sharedRedis()).url);
   t.teardown(() => admin.disconnect());
   const idle = async () => Number(/ idle=(\d+)/.exec(String(await admin.client('LIST', 'ID', appConnection)))?.[1]);
-  await eventually(async () => (await idle()) >= 3, { timeoutMs: 60_000, intervalMs: 200, what: "the app's Redis connection to go quiet" });
+  await eventually(async () => (await idle()) >= 3, { timeoutMs: 120_000, intervalMs: 200, what: "the app's Redis connection to go quiet" });
   t.true((await idle()) >= 3, 'the sampler stopped with its last client');
 });
 
@@ -166,7 +166,7 @@ test('SIGTERM with feeds open: they end and the server stops without waiting out
 });
 
 test('a hit taken back after its reply was lost is taken out of its second in the feed too', async (t) => {
-  t.timeout(60_000);
+  t.timeout(300_000);
   const local = await startLocalRedis();
   t.teardown(() => local.stop());
   const second = Math.floor(Date.now() / 1000) - 20;
@@ -179,7 +179,7 @@ test('a hit taken back after its reply was lost is taken out of its second in th
   // Redis holds the hit past its timeout (503) and applies it afterwards: the store must take it back.
   await admin.client('PAUSE', 1500, 'ALL');
   t.is((await app.http.get('api/lost')).statusCode, 503);
-  await eventually(async () => (await app.http.get<{ retractedHits: number }>('health')).body.retractedHits === 1, { timeoutMs: 30_000, what: 'the lost hit to be taken back' });
+  await eventually(async () => (await app.http.get<{ retractedHits: number }>('health')).body.retractedHits === 1, { timeoutMs: 120_000, what: 'the lost hit to be taken back' });
   t.is(await app.totalHits(), 1, 'the ranking holds the acknowledged hit only');
   t.is(await admin.get(app.keys.second(second)), '1', "the second's counter holds the acknowledged hit only");
 

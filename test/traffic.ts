@@ -96,7 +96,7 @@ function listen(sampler: TrafficSampler) {
 }
 
 /** Waits for the read a first listener starts at once (a real Redis round trip). */
-const firstRead = (timers: HandTimers) => eventually(() => timers.tick, { timeoutMs: 30_000, what: 'the first read' });
+const firstRead = (timers: HandTimers) => eventually(() => timers.tick, { timeoutMs: 120_000, what: 'the first read' });
 
 const points = (events: TrafficEvent[]): TrafficPoint[] => events.map((event) => {
   if (event.type !== 'point') throw new Error(`expected a point, got ${JSON.stringify(event)}`);

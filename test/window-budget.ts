@@ -35,7 +35,7 @@ const expected = (minuteOf: Map<string, number>, from: number, to: number): Row[
   [...minuteOf].filter(([, minute]) => minute >= from && minute < to).map(([path]) => ({ path, hits: 1 })).sort((a, b) => a.path.localeCompare(b.path));
 
 test('a flood of distinct windows never caches more unions than analytics.maxCachedWindows; each answer is the right ranking or a 503 with Retry-After', async (t) => {
-  t.timeout(180_000);
+  t.timeout(300_000);
   const clock = new ManualClock(T0);
   // Registrations that outlive any run of this test: exactly the budget's worth are admitted.
   const app = await startApp(t, { deps: { clock }, tweak: (s) => { s.analytics.windowCacheSeconds = 3600; } });

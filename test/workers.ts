@@ -12,7 +12,7 @@ import { spawnServer } from './helpers/process.js';
 import { startLocalRedis, sumOfScores } from './helpers/redis.js';
 
 test('two workers share the port, count exactly, and stop together on SIGTERM', async (t) => {
-  t.timeout(60_000);
+  t.timeout(300_000);
   const redis = await startLocalRedis();
   t.teardown(() => redis.stop());
   const prefix = `test:${randomUUID()}:`;
@@ -40,7 +40,7 @@ test('two workers share the port, count exactly, and stop together on SIGTERM', 
 });
 
 test('with two workers, a port already taken stops the server with the port message instead of re-forking workers', async (t) => {
-  t.timeout(90_000);
+  t.timeout(300_000);
   const redis = await startLocalRedis();
   t.teardown(() => redis.stop());
   const holder = createServer();
@@ -49,7 +49,7 @@ test('with two workers, a port already taken stops the server with the port mess
   const port = (holder.address() as AddressInfo).port;
   const server = spawnServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: `test:${randomUUID()}:`, WORKERS: '2', PORT: String(port) });
   t.teardown(() => { server.child.kill('SIGKILL'); });
-  await eventually(() => server.child.exitCode !== null || server.child.signalCode !== null, { timeoutMs: 30_000, what: 'the server to stop by itself' });
+  await eventually(() => server.child.exitCode !== null || server.child.signalCode !== null, { timeoutMs: 120_000, what: 'the server to stop by itself' });
   t.is(await server.exited, 1);
   const output = server.output();
   // node:cluster words the error `bind EADDRINUSE 127.0.0.1:<port>`; the rest is the one-worker message.
@@ -61,7 +61,7 @@ test('with two workers, a port already taken stops the server with the port mess
 });
 
 test('with two workers, the server\'s own load tests are exempt from the counting limit on every worker; other clients are not', async (t) => {
-  t.timeout(90_000);
+  t.timeout(300_000);
   const redis = await startLocalRedis();
   t.teardown(() => redis.stop());
   const limits = { api: [{ points: 5, durationSeconds: 60 }], read: [], write: [] };

@@ -16,7 +16,7 @@ async function flushed(app: TestApp): Promise<void> {
   await eventually(async () => {
     const { body } = await app.http.get<{ status: string; pendingHits: number; unresolvedHits: number }>('health');
     return body.status === 'ok' && body.pendingHits === 0 && body.unresolvedHits === 0;
-  }, { timeoutMs: 60_000, what: 'write-behind to flush every acknowledged hit' });
+  }, { timeoutMs: 120_000, what: 'write-behind to flush every acknowledged hit' });
 }
 
 test('hits are acknowledged at once and all of them reach Redis, summed, with their buckets', async (t) => {
@@ -37,14 +37,14 @@ test('hits are acknowledged at once and all of them reach Redis, summed, with th
 });
 
 test('while Redis is down hits are still acknowledged, and every one is counted once it is back', async (t) => {
-  t.timeout(60_000);
+  t.timeout(300_000);
   const redis = await startLocalRedis();
   t.teardown(() => redis.stop());
   const app = await startApp(t, redis.url, { tweak: (s) => { s.writeBehind = { enabled: true, flushIntervalMs: 20 }; } });
   const load = startLoad(app.url, { concurrency: 20, prefix: 'wbdown' });
   const health = async () => (await app.http.get<{ status: string; pendingHits: number }>('health')).body;
   // Each step waits for a point the load has reached, not for a length of time.
-  const acknowledged = (n: number, what: string) => eventually(() => load.outcomes.ok() >= n, { timeoutMs: 60_000, what: `${n} hits acknowledged ${what}` });
+  const acknowledged = (n: number, what: string) => eventually(() => load.outcomes.ok() >= n, { timeoutMs: 120_000, what: `${n} hits acknowledged ${what}` });
   await acknowledged(200, 'before the crash');
   await redis.process!.kill();
   await eventually(async () => (await health()).status === 'down', { what: '/health to see Redis down' });
@@ -78,13 +78,13 @@ test('SIGTERM flushes what is pending before the server exits', async (t) => {
 });
 
 test('Redis down at midnight: a hit still gets its 200 without the new day\'s salt, and is counted with its visitor once Redis is back', async (t) => {
-  t.timeout(90_000);
+  t.timeout(300_000);
   const redis = await startLocalRedis();
   t.teardown(() => redis.stop());
   const clock = new ManualClock(Date.UTC(2026, 10, 20, 23, 59, 30));
   const app = await startApp(t, redis.url, { deps: { clock }, tweak: (s) => { s.writeBehind = { enabled: true, flushIntervalMs: 20 }; } });
   t.deepEqual((await app.http.get('api/midnight')).body, { path: '/api/midnight', hits: 1 });
-  await eventually(async () => (await app.totalHits()) === 1, { timeoutMs: 30_000, what: 'the first hit to be flushed' });
+  await eventually(async () => (await app.totalHits()) === 1, { timeoutMs: 120_000, what: 'the first hit to be flushed' });
 
   await redis.process!.kill();
   clock.set(Date.UTC(2026, 10, 21, 0, 0, 30));
@@ -93,7 +93,7 @@ test('Redis down at midnight: a hit still gets its 200 without the new day\'s sa
   t.deepEqual(late.body, { path: '/api/midnight', hits: 2 });
 
   await redis.restart!();
-  await eventually(async () => (await app.totalHits()) === 2, { timeoutMs: 60_000, what: 'the hit of the new day to be flushed' });
+  await eventually(async () => (await app.totalHits()) === 2, { timeoutMs: 120_000, what: 'the hit of the new day to be flushed' });
   t.is(await app.redis.client.pfcount(app.keys.visitors('2026-11-21', '/api/midnight')), 1, "its visitor, in the new day's HyperLogLog");
   t.truthy(await app.redis.client.get(app.keys.salt('2026-11-21')), "hashed with the new day's salt, kept in Redis for every replica");
 });

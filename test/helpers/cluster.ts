@@ -41,7 +41,7 @@ const PORTS = portNumbers(20_000, 30_000);
 const NODE_TIMEOUT_MS = 2000;
 
 // Every probe opens a connection: every 100 ms is often enough.
-const waitFor = (what: string, check: () => Promise<boolean>) => eventually(check, { timeoutMs: 60_000, intervalMs: 100, what });
+const waitFor = (what: string, check: () => Promise<boolean>) => eventually(check, { timeoutMs: 120_000, intervalMs: 100, what });
 
 async function probe<T>(port: number, ask: (redis: Redis) => Promise<T>): Promise<T> {
   const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false });

@@ -17,7 +17,7 @@ export interface EventuallyOptions {
  * falsy one; on the deadline the last error (or the last value) is part of the failure.
  */
 export async function eventually<T>(condition: () => T | Promise<T>, options: EventuallyOptions = {}): Promise<NonNullable<T>> {
-  const { timeoutMs = 30_000, intervalMs = 25, what = 'the condition' } = options;
+  const { timeoutMs = 120_000, intervalMs = 25, what = 'the condition' } = options;
   const deadline = performance.now() + timeoutMs;
   let last: unknown;
   for (;;) {

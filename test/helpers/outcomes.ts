@@ -47,7 +47,7 @@ export interface ExpectedAnswers {
  * Waits until Redis answers and the server has resolved every hit it answered 503 (taking back
  * the ones Redis applied anyway), so that what Redis holds can be compared with the answers.
  */
-export async function settled(app: { http: Got }, timeoutMs = 60_000): Promise<void> {
+export async function settled(app: { http: Got }, timeoutMs = 120_000): Promise<void> {
   await eventually(async () => {
     const health = await app.http.get('health', { responseType: 'json' });
     return health.statusCode === 200 && (health.body as { unresolvedHits: number }).unresolvedHits === 0;

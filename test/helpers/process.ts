@@ -42,7 +42,7 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
       if (!match) throw new Error(`the server has not logged its URL yet:\n${text}`);
       return match[1]!;
     },
-    async waitFor(pattern, timeoutMs = 60_000) {
+    async waitFor(pattern, timeoutMs = 120_000) {
       let gone = false;
       void closed.then(() => { gone = true; });
       // A server that exited will never write the line: no point waiting out the deadline.

@@ -7,7 +7,7 @@ export interface RawResponse {
   body: string;
 }
 
-export function rawRequest(baseUrl: string, bytes: Buffer | string, timeoutMs = 60_000): Promise<RawResponse> {
+export function rawRequest(baseUrl: string, bytes: Buffer | string, timeoutMs = 120_000): Promise<RawResponse> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: hostname, port: Number(port) });

@@ -59,7 +59,7 @@ export function openSse(url: string, headers: Record<string, string> = {}): SseS
     comments,
     ended,
     close: () => request.destroy(),
-    until(match, timeoutMs = 30_000) {
+    until(match, timeoutMs = 120_000) {
       return eventually(() => {
         const found = events.find(match);
         if (!found) throw new Error(`no matching event yet; got ${JSON.stringify(events.map((e) => (e.event === 'backlog' ? 'backlog' : e.data)))}`);
