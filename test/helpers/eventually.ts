@@ -13,6 +13,23 @@ export interface EventuallyOptions {
 }
 
 /**
+ * The condition's value, or an error once the deadline passes: a check that never settles (a
+ * client retrying a dead Redis forever) must fail the wait, not hang it.
+ */
+async function settledBefore<T>(condition: () => T | Promise<T>, deadline: number): Promise<T> {
+  const timer = new AbortController();
+  const late = delay(Math.max(0, deadline - performance.now()), undefined, { signal: timer.signal }).then(() => {
+    throw new Error('the check itself did not settle before the deadline');
+  });
+  late.catch(() => {});
+  try {
+    return await Promise.race([Promise.resolve().then(condition), late]);
+  } finally {
+    timer.abort();
+  }
+}
+
+/**
  * Resolves with the condition's first truthy value. A condition that throws is retried like a
  * falsy one; on the deadline the last error (or the last value) is part of the failure.
  */
@@ -22,7 +39,7 @@ export async function eventually<T>(condition: () => T | Promise<T>, options: Ev
   let last: unknown;
   for (;;) {
     try {
-      const value = await condition();
+      const value = await settledBefore(condition, deadline);
       if (value) return value as NonNullable<T>;
       last = value;
     } catch (error) {
