@@ -172,6 +172,9 @@ function pairs(flat: string[]): PathHits[] {
   return rows;
 }
 
+/** How long a named window's union stays readable after it stops being reused (see #windowOf). */
+export const WINDOW_READ_GRACE_MS = 60_000;
+
 export class HitStore {
   readonly #o: HitStoreOptions;
   readonly #unresolved: UnresolvedHits<Unresolved>;
@@ -681,11 +684,15 @@ export class HitStore {
   async #windowOf(keys: Keys, range: Range, expiresAt: number | undefined): Promise<string> {
     const { redis, clock, analytics } = this.#o;
     const key = keys.window(range.from, range.to);
-    if ((await redis.exists(key).catch(unavailable)) === 1) return key;
+    // A named window's union outlives its freshness by WINDOW_READ_GRACE_MS, so a reader that
+    // chose it still finds it while it pages through (an expiry between choosing and reading gave
+    // an empty ranking). Fresh while more than the grace is left; rebuilt in place after that.
+    const ttl = await redis.pttl(key).catch(unavailable);
+    if (expiresAt === undefined ? ttl > WINDOW_READ_GRACE_MS : ttl > 0) return key;
     const buckets = cover(range.from, range.to, clock.now(), this.retention());
     if (!buckets) throw new Error(`no cover for ${range.from}..${range.to}`); // ranges are validated before
     const multi = redis.multi().zunionstore(key, buckets.length, ...buckets.map((bucket) => keys.bucket(bucket)));
-    if (expiresAt === undefined) multi.pexpire(key, analytics.windowCacheMs);
+    if (expiresAt === undefined) multi.pexpire(key, analytics.windowCacheMs + WINDOW_READ_GRACE_MS);
     else multi.pexpireat(key, expiresAt);
     await multi.exec().catch(unavailable);
     return key;
