@@ -103,12 +103,13 @@ export async function measure(target: Child, options: { path: () => string; conn
 export interface ApiRow { server: string; rps: number; p50: number; p99: number; cpuUsPerRequest: number; rpsVsKoa: number; cpuVsKoa: number }
 
 /**
- * Loads every target with `path()`, interleaved (A B C, A B C, …) over `rounds` after a 1 s
- * warm-up each, and returns their medians with the ratios to the first target (the baseline).
+ * Loads every target with `path()`, interleaved (A B C, A B C, …) over `rounds` after a warm-up
+ * each (`warmup` s, 1 by default), and returns their medians with the ratios to the first target
+ * (the baseline).
  */
-export async function interleaved(targets: Array<{ name: string; child: Child }>, options: { path: () => string; connections: number; duration: number; rounds: number }): Promise<ApiRow[]> {
-  const { path, connections, duration, rounds } = options;
-  for (const { child } of targets) await measure(child, { path, connections, duration: 1 });
+export async function interleaved(targets: Array<{ name: string; child: Child }>, options: { path: () => string; connections: number; duration: number; rounds: number; warmup?: number }): Promise<ApiRow[]> {
+  const { path, connections, duration, rounds, warmup = 1 } = options;
+  for (const { child } of targets) await measure(child, { path, connections, duration: warmup });
   const samples = new Map<string, Measurement[]>(targets.map((t) => [t.name, []]));
   for (let round = 1; round <= rounds; round++) {
     for (const { name, child } of targets) {

@@ -1,5 +1,6 @@
 // npm run bench [-- --duration 5 --rounds 3 --connections 50 --paths 100000 --stats-paths 1000000 --out file.json]
 // npm run bench -- --cluster: /api/* on a local Redis Cluster with 2 workers, 1 shard vs 3 (bench/cluster.ts)
+// npm run bench -- --smoke --duration 0.5: every phase, as short as it goes (the test suite's check that the script runs)
 // The whole benchmark, in one process tree on loopback, about a minute with the defaults:
 // 1. /api/* with random paths from a large vocabulary, on each server configuration, on a bare
 //    Koa hello-world and on a naive Koa + ZINCRBY counter, interleaved round after round: median req/s, p50, p99, CPU µs per request,
@@ -26,6 +27,9 @@ const { values } = parseArgs({
     out: { type: 'string' },
     // Only the scale-out comparison: shards 1 vs 3 on a local Redis Cluster (bench/cluster.ts).
     cluster: { type: 'boolean', default: false },
+    // Every phase, each as short as it goes: only that the script runs (test/bench.ts). Its
+    // figures mean nothing.
+    smoke: { type: 'boolean', default: false },
   },
 });
 const duration = Number(values.duration);
@@ -33,6 +37,9 @@ const rounds = Number(values.rounds);
 const connections = Number(values.connections);
 const vocabulary = Number(values.paths);
 const statsPaths = Number(values['stats-paths']);
+const smoke = values.smoke;
+const warmup = smoke ? 0.2 : 1;
+const loadgenRequests = smoke ? 1000 : 10_000;
 
 const randomHit = () => `/api/bench/p${Math.floor(Math.random() * vocabulary)}`;
 
@@ -56,7 +63,7 @@ async function main(): Promise<void> {
       { name: 'hitcounter, event log off', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:noevents:', EVENTS_ENABLED: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
       { name: 'hitcounter, counter only', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:counter:', EVENTS_ENABLED: 'false', ANALYTICS_BUCKETS: 'false', ANALYTICS_VISITORS: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
     ];
-    const api = await interleaved(targets, { path: randomHit, connections, duration, rounds });
+    const api = await interleaved(targets, { path: randomHit, connections, duration, rounds, warmup });
     console.table(api);
     for (const { child } of targets.slice(3)) await child.stop();
 
@@ -70,8 +77,8 @@ async function main(): Promise<void> {
     }
     client.disconnect();
     const statsServer = await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:stats:', RATE_LIMITS: UNLIMITED, WORKERS: '1' });
-    await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: 1 });
-    const top = await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: Math.max(3, duration) });
+    await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: warmup });
+    const top = await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: smoke ? duration : Math.max(3, duration) });
     const pid = statsServer.child.pid!;
     const rssBefore = await rssBytes(pid);
     let rssPeak = rssBefore;
@@ -97,15 +104,15 @@ async function main(): Promise<void> {
     const server = targets[2]!.child;
     const loadgen: Array<{ autocannon: number; loadgen: number; ratio: number }> = [];
     for (let round = 1; round <= rounds; round++) {
-      const ac = await autocannon({ url: `${server.url}/api/bench/autocannon`, connections: 50, amount: 10_000, sampleInt: 10 });
+      const ac = await autocannon({ url: `${server.url}/api/bench/autocannon`, connections: 50, amount: loadgenRequests, sampleInt: 10 });
       const acRps = ac.requests.total / ac.duration;
-      const report = await got.post(`${server.url}/test/10000?concurrency=50`).json<JobReport>();
+      const report = await got.post(`${server.url}/test/${loadgenRequests}?concurrency=50`).json<JobReport>();
       loadgen.push({ autocannon: Math.round(acRps), loadgen: Math.round(report.requestsPerSecond), ratio: Math.round((report.requestsPerSecond / acRps) * 100) / 100 });
     }
     console.table(loadgen);
 
     const summary = {
-      command: `npm run bench -- --duration ${duration} --rounds ${rounds} --connections ${connections} --paths ${vocabulary} --stats-paths ${statsPaths}`,
+      command: `npm run bench --${smoke ? ' --smoke' : ''} --duration ${duration} --rounds ${rounds} --connections ${connections} --paths ${vocabulary} --stats-paths ${statsPaths}`,
       machine: machine(),
       date: new Date().toISOString(),
       api,

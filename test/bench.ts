@@ -1,4 +1,4 @@
-// A smoke test of `npm run bench`: a one-second, one-round run on small data, to keep the script
+// A smoke test of `npm run bench`: a --smoke run (short phases, one round, small data), to keep the script
 // from rotting. Its figures mean nothing here (the test suite loads the machine); only that each
 // one is measured and written.
 import { spawn } from 'node:child_process';
@@ -12,7 +12,7 @@ const root = new URL('..', import.meta.url).pathname;
 test('npm run bench measures every server, /stats and the load generator, and writes them as JSON', async (t) => {
   t.timeout(300_000);
   const out = join(await tempDir(t, 'hitcounter-bench-test-'), 'bench.json');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--duration', '1', '--rounds', '1', '--paths', '1000', '--stats-paths', '20000', '--out', out], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--duration', '0.5', '--rounds', '1', '--paths', '1000', '--stats-paths', '20000', '--out', out], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -172,7 +172,7 @@ function pairs(flat: string[]): PathHits[] {
   return rows;
 }
 
-/** How long a named window's union stays readable after it stops being reused (see #windowOf). */
+/** How long a window's union stays readable after it stops being reused (see #windowOf). */
 export const WINDOW_READ_GRACE_MS = 60_000;
 
 export class HitStore {
@@ -650,14 +650,16 @@ export class HitStore {
    * once. Custom ?from=&to= windows are admitted by a global budget kept in Redis
    * (acquire-window.lua): at most analytics.maxCachedWindows distinct ones at once; past it, a new
    * one gets 503 with Retry-After (when the earliest registration ends) rather than another copy.
-   * Their unions expire when their registration does, on Redis's clock.
+   * A registration lasts windowCacheMs plus the read grace, and its unions expire with it, on
+   * Redis's clock: like a named window's, a union stays readable for the grace after it stops
+   * being reused.
    */
   async rankingKey(range: Range | undefined): Promise<Ranking> {
     if (!range) return this.#shards.map((keys) => keys.hits);
     let expiresAt: number | undefined;
     if (!this.#isNamed(range)) {
       const { keys, scripts, analytics } = this.#o;
-      const [admitted, ms] = await scripts.acquireWindow(keys.windowBudget, `${range.from}:${range.to}`, analytics.windowCacheMs, analytics.maxCachedWindows).catch(unavailable);
+      const [admitted, ms] = await scripts.acquireWindow(keys.windowBudget, `${range.from}:${range.to}`, analytics.windowCacheMs + WINDOW_READ_GRACE_MS, analytics.maxCachedWindows).catch(unavailable);
       if (Number(admitted) !== 1) {
         throw new ServiceUnavailableError(
           `Too many distinct custom windows are cached right now (analytics.maxCachedWindows = ${analytics.maxCachedWindows}); ` +
@@ -684,11 +686,12 @@ export class HitStore {
   async #windowOf(keys: Keys, range: Range, expiresAt: number | undefined): Promise<string> {
     const { redis, clock, analytics } = this.#o;
     const key = keys.window(range.from, range.to);
-    // A named window's union outlives its freshness by WINDOW_READ_GRACE_MS, so a reader that
-    // chose it still finds it while it pages through (an expiry between choosing and reading gave
-    // an empty ranking). Fresh while more than the grace is left; rebuilt in place after that.
+    // A union outlives its freshness by WINDOW_READ_GRACE_MS, so a reader that chose it still
+    // finds it while it pages through, however slow the machine (an expiry between choosing and
+    // reading gave an empty ranking, named windows first, then a custom one on a loaded machine).
+    // Fresh while more than the grace is left; rebuilt in place after that.
     const ttl = await redis.pttl(key).catch(unavailable);
-    if (expiresAt === undefined ? ttl > WINDOW_READ_GRACE_MS : ttl > 0) return key;
+    if (ttl > WINDOW_READ_GRACE_MS) return key;
     const buckets = cover(range.from, range.to, clock.now(), this.retention());
     if (!buckets) throw new Error(`no cover for ${range.from}..${range.to}`); // ranges are validated before
     const multi = redis.multi().zunionstore(key, buckets.length, ...buckets.map((bucket) => keys.bucket(bucket)));

@@ -91,3 +91,28 @@ export async function sumOfScores(redis: Redis, key: string): Promise<number> {
   for (let i = 1; i < flat.length; i += 2) sum += Number(flat[i]);
   return sum;
 }
+
+// Runs inside Redis: KEYS[1] the ranking; ARGV first, last (exclusive), member stem, score modulo.
+const SEED_RANKING = `
+local first, last, stem, modulo = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local args = {}
+for i = first, last - 1 do
+  args[#args + 1] = i % modulo
+  args[#args + 1] = stem .. i
+  if #args == 2000 or i == last - 1 then
+    redis.call('ZADD', KEYS[1], unpack(args))
+    args = {}
+  end
+end
+return last - first`;
+
+/**
+ * Fills a ranking with `count` members `<stem><i>`, scored `i % modulo`. Built inside Redis, in
+ * batches that block it for a moment each: a million ZADD arguments built and sent by the test
+ * process cost seconds of CPU that a busy CI machine does not have to spare.
+ */
+export async function seedRanking(redis: Redis, key: string, count: number, stem: string, modulo: number): Promise<void> {
+  for (let first = 0; first < count; first += 50_000) {
+    await redis.eval(SEED_RANKING, 1, key, first, Math.min(count, first + 50_000), stem, modulo);
+  }
+}

@@ -7,7 +7,7 @@
 --
 -- KEYS[1]  the registry: a sorted set, member = window id, score = when its registration ends (ms)
 -- ARGV[1]  the window's id
--- ARGV[2]  how long a registration lasts (ms): analytics.windowCacheSeconds
+-- ARGV[2]  how long a registration lasts (ms): analytics.windowCacheSeconds and the read grace
 -- ARGV[3]  the budget: how many windows may be registered at once
 -- Returns  { 1, ends at (ms) } when admitted (the unions are to expire then),
 --          { 0, ms until the earliest registration ends } when the budget is spent
