@@ -15,7 +15,7 @@ import { rateLimits } from './ratelimit.js';
 import { HitStore, storeSettings } from './hits/store.js';
 import { JobManager } from './loadgen/jobs.js';
 import { executeInWorker, type ExecuteLoad } from './loadgen/thread.js';
-import { createShardKeys } from './redis/keys.js';
+import { createShardKeys, type Keys } from './redis/keys.js';
 import { loadScripts } from './redis/scripts.js';
 import type { RedisConnection } from './redis/connection.js';
 import { EventLog } from './analytics/events.js';
@@ -69,18 +69,27 @@ export function createApp(deps: AppDeps): HitcounterApp {
   const scripts = loadScripts(redis.client);
   const metrics = createMetrics(redis.client, { cacheMs: settings.metrics.cacheMs });
   const visitors = settings.analytics.visitors ? new VisitorHasher(redis.client, keys) : undefined;
-  const store = new HitStore({
+  // api.bots "separate": bots' hits go to a ranking of their own (`<key>:bots`, with its own
+  // buckets and events), counted as exactly as anyone's; GET /stats?bots=1 reads it. Each store's
+  // reset leaves the other's family to it.
+  const botShards = settings.api.bots === 'separate' ? createShardKeys({ prefix: settings.redis.keyPrefix, hits: `${settings.redis.key}:bots` }, settings.redis.shards) : [];
+  const inFamilyOf = (family: readonly Keys[]) => (key: string) => family.some((shard) => shard.inFamily(key));
+  const newStore = (family: Keys[], resetSkips: (key: string) => boolean) => new HitStore({
     redis: redis.client,
-    keys,
-    shards,
+    keys: family[0]!,
+    shards: family,
     scripts,
     clock,
     logger,
     metrics: metrics.hitStore,
     visitors,
+    resetSkips,
     ...storeSettings(settings),
   });
-  metrics.watchStore(store);
+  const store = newStore(shards, inFamilyOf(botShards));
+  const bots = botShards.length > 0 ? newStore(botShards, inFamilyOf(shards)) : undefined;
+  const stores = bots ? [store, bots] : [store];
+  metrics.watchStores(stores);
   const jobs = new JobManager({
     redis: redis.client,
     keys,
@@ -116,11 +125,11 @@ export function createApp(deps: AppDeps): HitcounterApp {
   app.use(rateLimits({ redis: redis.client, keys, limits: settings.rateLimits, loadgenSecret }));
 
   const router = new Router({ sensitive: true });
-  api.mount(router, { store, clock, visitors, hashVisitorsLater: settings.writeBehind.enabled, api: settings.api, events: settings.events });
-  stats.mount(router, { store, clock, admin, reader });
+  api.mount(router, { store, bots, clock, visitors, hashVisitorsLater: settings.writeBehind.enabled, api: settings.api, events: settings.events });
+  stats.mount(router, { store, bots, clock, admin, reader });
   loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed, admin, reader, loadgenSecret });
   events.mount(router, { log: new EventLog(redis.client, shards.map((shard) => shard.events)), enabled: settings.events.enabled, reader });
-  health.mount(router, { redis, clock, store });
+  health.mount(router, { redis, clock, stores });
   docs.mount(router);
   const traffic = new TrafficSampler({ redis: redis.client, shards, clock });
   stream.mount(router, { traffic, reader });
@@ -130,5 +139,5 @@ export function createApp(deps: AppDeps): HitcounterApp {
   app.use(router.routes());
   // Sets Allow and 405/501 on a known path with an unknown method; errorHandler words the error.
   app.use(router.allowedMethods());
-  return Object.assign(app, { stopJobs: () => jobs.cancelAll(), drain: (timeoutMs: number) => store.drain(timeoutMs), closeStreams: () => traffic.close() });
+  return Object.assign(app, { stopJobs: () => jobs.cancelAll(), drain: async (timeoutMs: number) => { await Promise.all(stores.map((one) => one.drain(timeoutMs))); }, closeStreams: () => traffic.close() });
 }

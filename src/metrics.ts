@@ -148,13 +148,15 @@ export class Metrics {
   }
 
   /** The store's gauges; the store itself reports its batches to `hitStore`. */
-  watchStore(store: HitStore): void {
-    new Gauge({ name: `${PREFIX}hits_unresolved`, help: 'Hits answered 503 whose command Redis may still have applied', registers: [this.registry], collect() { this.set(store.unresolved); } });
-    new Gauge({ name: `${PREFIX}hits_pending`, help: 'Write-behind hits acknowledged but not yet known to be in Redis', registers: [this.registry], collect() { this.set(store.pendingHits); } });
+  /** The stores' figures, summed (two with api.bots "separate"). */
+  watchStores(stores: readonly HitStore[]): void {
+    const sum = (figure: (store: HitStore) => number) => stores.reduce((total, store) => total + figure(store), 0);
+    new Gauge({ name: `${PREFIX}hits_unresolved`, help: 'Hits answered 503 whose command Redis may still have applied', registers: [this.registry], collect() { this.set(sum((store) => store.unresolved)); } });
+    new Gauge({ name: `${PREFIX}hits_pending`, help: 'Write-behind hits acknowledged but not yet known to be in Redis', registers: [this.registry], collect() { this.set(sum((store) => store.pendingHits)); } });
     new Counter({
       name: `${PREFIX}hits_retracted_total`, help: 'Hits taken back because Redis applied them after their client was answered 503', registers: [this.registry],
       // The store keeps the running total; a counter can only add, so it is set by reset + inc.
-      collect() { this.reset(); this.inc(store.retracted); },
+      collect() { this.reset(); this.inc(sum((store) => store.retracted)); },
     });
   }
 

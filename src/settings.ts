@@ -137,7 +137,7 @@ const schema = z.strictObject({
       .min(1, { error: 'expected at least one method' }),
     // Distinct paths the ranking may hold; a new path past it is refused (403). 0: no cap.
     maxPaths: int(0, 1_000_000_000),
-    bots: z.enum(['count', 'refuse'], { error: 'expected count or refuse' }),
+    bots: z.enum(['count', 'separate', 'refuse'], { error: 'expected count, separate or refuse' }),
     // Hits per client IP per window, in memory of each process; 0 points: no limit.
     floodLimit: z.strictObject({
       points: int(0, 1_000_000_000),

@@ -194,3 +194,37 @@ test('api.bots "refuse": a bot\'s User-Agent is a 403 and counts nothing; a brow
   t.is(await app.totalHits(), 1);
   t.is(await refusedMetric(app, 'bot'), 1);
 });
+
+test('api.bots "separate": a bot\'s hit is counted exactly in a ranking of its own, read with /stats?bots=1, and DELETE /stats erases both', async (t) => {
+  const app = await startApp(t, { tweak: (s) => { s.api.bots = 'separate'; } });
+  const googlebot = { 'user-agent': 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)' };
+  const firefox = { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' };
+  const statuses: number[] = [];
+  for (let i = 0; i < 3; i++) statuses.push((await app.http.get('api/crawled', { headers: googlebot })).statusCode);
+  const bodies: unknown[] = [];
+  for (let i = 0; i < 2; i++) {
+    const response = await app.http.get('api/crawled', { headers: firefox });
+    statuses.push(response.statusCode);
+    bodies.push(response.body);
+  }
+  t.deepEqual(statuses, [200, 200, 200, 200, 200]);
+  t.deepEqual(bodies.at(-1), { path: '/api/crawled', hits: 2 }, 'people\'s count, the bots\' apart');
+
+  t.deepEqual((await app.http.get('stats')).body, [{ path: '/api/crawled', hits: 2 }]);
+  t.deepEqual((await app.http.get('stats?bots=1')).body, [{ path: '/api/crawled', hits: 3 }]);
+  t.deepEqual((await app.http.get('stats?bots=1&window=1h')).body, [{ path: '/api/crawled', hits: 3 }], 'with its own buckets');
+  t.is(await refusedMetric(app, 'bot'), 0, 'counted, not refused');
+
+  t.is((await app.http.delete('stats')).statusCode, 200);
+  t.deepEqual((await app.http.get('stats')).body, []);
+  t.deepEqual((await app.http.get('stats?bots=1')).body, []);
+  const left = await app.redis.client.keys(`${app.keys.prefix}*`);
+  // Salts are kept by design; the reads above made a rate-limit counter since.
+  t.deepEqual(left.filter((key) => !app.keys.isSalt(key) && !key.includes(':ratelimit:')), [], 'nothing of either ranking is left');
+});
+
+test('GET /stats?bots=1 without api.bots "separate" is a 400 that says why', withApp, async (t, app) => {
+  const response = await app.http.get('stats?bots=1');
+  t.is(response.statusCode, 400);
+  t.deepEqual(response.body, { error: 'Expected `bots` only with api.bots "separate": bots are counted apart only then' });
+});

@@ -95,6 +95,14 @@ function listen(sampler: TrafficSampler) {
   };
 }
 
+/** A listener that has had its backlog (the sampler's first read), for tests about what follows. */
+async function pastBacklog(sampler: TrafficSampler, timers: Parameters<typeof firstRead>[0]) {
+  const listener = listen(sampler);
+  await firstRead(timers);
+  listener.take();
+  return listener;
+}
+
 /** Waits for the read a first listener starts at once (a real Redis round trip). */
 const firstRead = (timers: HandTimers) => eventually(() => timers.tick, { timeoutMs: 120_000, what: 'the first read' });
 
@@ -125,9 +133,7 @@ test('a first listener gets the last 300 ended seconds, zero where nothing was c
 
 test('each second is read 265 ms after it ends and sent as one point, zero for a second without hits', async (t) => {
   const { clock, timers, sampler, count } = setup();
-  const listener = listen(sampler);
-  await firstRead(timers);
-  listener.take();
+  const listener = await pastBacklog(sampler, timers);
   await count(S, 3);
   await count(S + 2, 1);
   // From 400 ms into second S to 265 ms after it ends; then every second on the second.
@@ -185,9 +191,7 @@ test('every shard\'s counter of a second is summed, and writers adding to one co
 async function playTenSeconds(writerAheadMs: number): Promise<{ sent: TrafficPoint[]; final: Map<number, number> }> {
   const { clock, timers, sampler, count } = setup();
   const hitTimes = Array.from({ length: 10 }, (_, i) => Array.from({ length: i + 1 }, (_, k) => (S + i) * 1000 + k * 50)).flat();
-  const listener = listen(sampler);
-  await firstRead(timers);
-  listener.take();
+  const listener = await pastBacklog(sampler, timers);
   let written = 0;
   while (clock.now() < (S + 10 + SETTLE_SECONDS + 1) * 1000) {
     const readAt = clock.now() + timers.tick!.ms;
@@ -218,9 +222,7 @@ test('a writer behind the sampler\'s clock: its hits land after their second was
 
 test('a read that comes late sends every second it missed, in order, never more than the backlog', async (t) => {
   const { clock, timers, sampler, count } = setup();
-  const listener = listen(sampler);
-  await firstRead(timers);
-  listener.take();
+  const listener = await pastBacklog(sampler, timers);
   for (let second = S; second < S + 10; second++) await count(second, second - S + 1);
   // The process was busy for 9 s: the read due after second S comes after second S + 9.
   await timers.fire(clock, 9_000);
@@ -291,9 +293,7 @@ test('a read still in flight when the last listener leaves is ignored', async (t
 
 test('the heartbeat reaches every listener', async (t) => {
   const { timers, sampler } = setup();
-  const listener = listen(sampler);
-  await firstRead(timers);
-  listener.take();
+  const listener = await pastBacklog(sampler, timers);
   timers.beat!.run();
   t.deepEqual(listener.take(), [{ type: 'heartbeat' }]);
   listener.unsubscribe();
@@ -303,9 +303,7 @@ test('when Redis cannot be read, listeners are told, and points resume once it c
   const own = new Redis(redis.url);
   t.teardown(() => own.disconnect());
   const { clock, timers, sampler, count } = setup({ redis: own });
-  const listener = listen(sampler);
-  await firstRead(timers);
-  listener.take();
+  const listener = await pastBacklog(sampler, timers);
   await count(S, 2);
   own.disconnect();
   await timers.fire(clock);
@@ -321,9 +319,7 @@ test('when Redis cannot be read, listeners are told, and points resume once it c
 
 test('close ends every listener and refuses new ones', async (t) => {
   const { timers, sampler } = setup();
-  const listener = listen(sampler);
-  await firstRead(timers);
-  listener.take();
+  const listener = await pastBacklog(sampler, timers);
   sampler.close();
   t.deepEqual(listener.take(), [{ type: 'close' }]);
   t.is(timers.tick, undefined);

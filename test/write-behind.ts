@@ -7,7 +7,8 @@ import { startApp, type TestApp } from './helpers/app.js';
 import { ManualClock } from './helpers/clock.js';
 import { eventually } from './helpers/eventually.js';
 import { hammer, startLoad } from './helpers/load.js';
-import { assertCountedExactly } from './helpers/outcomes.js';
+import { OVERFLOW_PATH } from '../src/hits/store.js';
+import { assertCountedExactly, tally } from './helpers/outcomes.js';
 import { spawnServer } from './helpers/process.js';
 import { startLocalRedis, sumOfScores } from './helpers/redis.js';
 
@@ -96,4 +97,23 @@ test('Redis down at midnight: a hit still gets its 200 without the new day\'s sa
   await eventually(async () => (await app.totalHits()) === 2, { timeoutMs: 120_000, what: 'the hit of the new day to be flushed' });
   t.is(await app.redis.client.pfcount(app.keys.visitors('2026-11-21', '/api/midnight')), 1, "its visitor, in the new day's HyperLogLog");
   t.truthy(await app.redis.client.get(app.keys.salt('2026-11-21')), "hashed with the new day's salt, kept in Redis for every replica");
+});
+
+test('past api.maxPaths the hits of new paths, already acknowledged, are counted under one overflow member: the ranking holds at most maxPaths + 1', async (t) => {
+  const app = await startApp(t, { tweak: (s) => { s.writeBehind = { enabled: true, flushIntervalMs: 50 }; s.api.maxPaths = 3; } });
+  const statuses: number[] = [];
+  const hit = async (path: string) => statuses.push((await app.http.get(`api/${path}`)).statusCode);
+  // The first three paths reach Redis first, and fill the cap.
+  for (const path of ['a', 'b', 'c']) await hit(path);
+  await flushed(app);
+  for (let round = 0; round < 2; round++) for (const path of ['a', 'b', 'c', 'd', 'e']) await hit(path);
+  await flushed(app);
+
+  const ranking = Object.fromEntries(
+    (await app.http.get<Array<{ path: string; hits: number }>>('stats')).body.map(({ path, hits }) => [path, hits]),
+  );
+  t.deepEqual(ranking, { '/api/a': 3, '/api/b': 3, '/api/c': 3, [OVERFLOW_PATH]: 4 });
+  assertCountedExactly(t, tally(statuses), await app.totalHits(), { sent: 13 });
+  t.is(statuses.filter((status) => status === 200).length, 13, 'acknowledged, every one');
+  t.deepEqual(await app.redis.client.keys(`${app.keys.prefix}*visitors*/api/[de]`), [], 'no visitors key for a path past the cap');
 });

@@ -74,6 +74,11 @@ export interface HitStoreOptions {
   replicatedWithinMs?: number;
   /** Distinct paths the ranking may hold (api.maxPaths; with shards, split evenly); 0: no cap. */
   maxPaths?: number;
+  /**
+   * Keys reset() leaves alone although they match the product's pattern: those of another
+   * store's family (api.bots "separate" keeps bots' hits in one), which that store resets itself.
+   */
+  resetSkips?: (key: string) => boolean;
   /** Told of every pipeline of hits sent to Redis (see metrics.ts). */
   metrics?: HitStoreMetrics;
   /** Write-behind: hashes the visitors of hits that carry an unhashedVisitor, at flush time. */
@@ -171,6 +176,13 @@ function pairs(flat: string[]): PathHits[] {
   for (let i = 0; i < flat.length; i += 2) rows[i / 2] = { path: flat[i]!, hits: Number(flat[i + 1]) };
   return rows;
 }
+
+/**
+ * Write-behind mode, past api.maxPaths: the hits of new paths are counted under this member
+ * (add-hits.lua), since they were acknowledged before Redis could refuse them. It cannot be a
+ * counted path: those all begin with /api.
+ */
+export const OVERFLOW_PATH = '(new paths past api.maxPaths)';
 
 /** How long a window's union stays readable after it stops being reused (see #windowOf). */
 export const WINDOW_READ_GRACE_MS = 60_000;
@@ -492,6 +504,7 @@ export class HitStore {
       const args: Array<string | number> = [
         keyList.length, ...keyList, chunk.length, seq, ledgerTtlMs, analytics.buckets ? '1' : '0',
         analytics.minuteTtlMs, analytics.hourTtlMs, analytics.dayTtlMs, analytics.visitors ? analytics.visitorTtlMs : '', SECOND_COUNTER_TTL_MS,
+        this.#maxPathsPerShard, OVERFLOW_PATH,
       ];
       for (const group of chunk) args.push(group.path, group.count, group.visitors.size, ...group.visitors);
       pipeline.hcAddHits(...args);
@@ -517,7 +530,8 @@ export class HitStore {
         if (error) failed(call, error);
         else {
           this.#refusal = undefined;
-          call.groups.forEach((group, j) => this.#lastKnown.set(group.path, Number((totals as string[])[j])));
+          // -1: counted under OVERFLOW_PATH; the path itself holds nothing.
+          call.groups.forEach((group, j) => this.#lastKnown.set(group.path, Math.max(0, Number((totals as string[])[j]))));
         }
       });
     } catch (error) {
@@ -555,12 +569,15 @@ export class HitStore {
         for (const { epoch: appliedEpoch, seq, hit } of applied) {
           if (hit.kind === 'answered503') {
             const { minute, hour, day } = bucketsAt(hit.time);
-            await scripts.retractHit(
+            const taken = await scripts.retractHit(
               keys.hits, keys.hitRetracted(appliedEpoch), keys.bucket(minute), keys.bucket(hour), keys.bucket(day),
               keys.second(Math.floor(hit.time / 1000)), hit.path, seq, ledgerTtlMs, this.#o.analytics.buckets ? '1' : '0',
             );
-            this.#retracted++;
-            retracted++;
+            // -1: Redis applied the call but had counted nothing for this hit (refused at api.maxPaths).
+            if (Number(taken) !== -1) {
+              this.#retracted++;
+              retracted++;
+            }
           }
           this.#unresolved.retracted(appliedEpoch, seq);
         }
@@ -609,7 +626,7 @@ export class HitStore {
     for (const node of cluster.isCluster ? cluster.nodes('master') : [redis]) {
       for await (const found of node.scanStream({ match: keys.productPattern, count: 1000 }) as AsyncIterable<string[]>) {
         for (const key of found) {
-          if (keys.isSalt(key) || keys.isJob(key) || key === keys.windowBudget) continue;
+          if (keys.isSalt(key) || keys.isJob(key) || key === keys.windowBudget || this.#o.resetSkips?.(key)) continue;
           const shard = this.#shards.findIndex((family) => family.inFamily(key));
           if (shard >= 0 && !this.#shards[shard]!.isVisitors(key)) families[shard]!.push(key);
           else rest.push(key);

@@ -12,9 +12,9 @@ export interface Scripts {
   acquireJobSlot(runningKey: string, now: number, limit: number, id: string, leaseUntil: number): Promise<number>;
   /** record-hits.lua: the number of keys, then keys and arguments (see its header); each path's new count. */
   recordHits(numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<string[]>;
-  /** add-hits.lua (write-behind): the number of keys, then keys and arguments (see its header); each path's new count. */
+  /** add-hits.lua (write-behind): the number of keys, then keys and arguments (see its header); each path's new count, -1 past api.maxPaths. */
   addHits(numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<string[]>;
-  /** retract-hit.lua: 6 keys, 4 arguments (see its header); 1 when taken back now, 0 when already taken back. */
+  /** retract-hit.lua: 6 keys, 4 arguments (see its header); 1 when taken back now, 0 when already taken back, -1 when its path is not counted. */
   retractHit(...keysThenArgs: Array<string | number>): Promise<number>;
   /** reset-shard.lua: the number of keys, then the keys (one shard's family) to delete atomically; how many existed. */
   resetShard(numberOfKeys: number, ...keys: string[]): Promise<number>;

@@ -18,6 +18,8 @@ declare module 'koa' {
 
 export interface ApiDeps {
   store: HitStore;
+  /** api.bots "separate": where bots' hits are counted. */
+  bots?: HitStore;
   clock: Clock;
   /** Absent when analytics.visitors is off. */
   visitors?: VisitorHasher;
@@ -42,15 +44,16 @@ export function cutUtf8(path: string, maxBytes: number): string {
   return bytes.subarray(0, end).toString('utf8');
 }
 
-export function mount(router: Router, { store, clock, visitors, hashVisitorsLater = false, api, events }: ApiDeps): void {
+export function mount(router: Router, { store, bots, clock, visitors, hashVisitorsLater = false, api, events }: ApiDeps): void {
   const counted = new Set<string>(api.countMethods);
   const allow = [...api.countMethods, 'OPTIONS'].join(', ');
   const flood = api.floodLimit.points > 0 ? new FloodGuard(api.floodLimit, () => clock.now()) : undefined;
   const refuseBots = api.bots === 'refuse';
+  const botsApart = api.bots === 'separate' && bots !== undefined;
   const { maxPathBytes, maxReferrerBytes, maxUserAgentBytes } = events;
   // ANY /api/<path>
   // Counts one hit for the normalized path and answers with its new total.
-  //   200 {"path": "/api/hello/world", "hits": 3}
+  //   200 {"path": "/api/hello/world", "hits": 3}; a bot's hit with api.bots "separate": its count among bots
   //   400 bad percent-encoding, invalid UTF-8, control character, ".." out of /api
   //   403 a new path past api.maxPaths, or a bot's User-Agent with api.bots "refuse"
   //   405 a method not in api.countMethods (Allow lists those that count)
@@ -78,14 +81,16 @@ export function mount(router: Router, { store, clock, visitors, hashVisitorsLate
     }
     const time = clock.now();
     const userAgent = ctx.get('User-Agent').slice(0, FIELD_MAX);
-    if (refuseBots && isbot(userAgent)) {
+    const bot = (refuseBots || botsApart) && isbot(userAgent);
+    if (bot && refuseBots) {
       ctx.state.refusal = 'bot';
       throw new ForbiddenError('Hits from bots are not counted (api.bots: refuse)');
     }
+    const counter = bot ? bots! : store;
     const later = visitors !== undefined && hashVisitorsLater;
     let hits: number;
     try {
-      hits = await store.record({
+      hits = await counter.record({
         path,
         time,
         method: ctx.method,

@@ -7,10 +7,14 @@ import type { RedisConnection } from '../redis/connection.js';
 export interface HealthDeps {
   redis: RedisConnection;
   clock: Clock;
-  store: HitStore;
+  /** The hit stores (two with api.bots "separate"): their figures are summed. */
+  stores: readonly HitStore[];
 }
 
-export function mount(router: Router, { redis, clock, store }: HealthDeps): void {
+export function mount(router: Router, { redis, clock, stores }: HealthDeps): void {
+  const [store] = stores as [HitStore];
+  const sum = (figure: (one: HitStore) => number) => stores.reduce((total, one) => total + figure(one), 0);
+  const figures = () => ({ unresolvedHits: sum((one) => one.unresolved), retractedHits: sum((one) => one.retracted), pendingHits: sum((one) => one.pendingHits) });
   // GET /health
   //   200 {"status": "ok", "redis": {"status": "up", "latencyMs": 0.21}, "unresolvedHits": 0, "retractedHits": 0, "pendingHits": 0}
   //   503 {"status": "down", "redis": {"status": "down", "error": "..."}, "unresolvedHits": 3, "retractedHits": 0, "pendingHits": 0}
@@ -25,17 +29,17 @@ export function mount(router: Router, { redis, clock, store }: HealthDeps): void
     try {
       await redis.client.ping();
       const latencyMs = Math.round((clock.now() - started) * 1000) / 1000;
-      // Redis answers PING when it is out of memory, but refuses every hit.
+      // Redis answers PING when it is out of memory, but refuses every hit. (One Redis for every store.)
       const refusal = await store.writeRefusal();
       if (refusal) {
         ctx.status = 503;
-        ctx.body = { status: 'down', redis: { status: refusal.reason === 'redis_oom' ? 'out of memory' : 'refusing writes', error: refusal.error }, unresolvedHits: store.unresolved, retractedHits: store.retracted, pendingHits: store.pendingHits };
+        ctx.body = { status: 'down', redis: { status: refusal.reason === 'redis_oom' ? 'out of memory' : 'refusing writes', error: refusal.error }, ...figures() };
         return;
       }
-      ctx.body = { status: 'ok', redis: { status: 'up', latencyMs }, unresolvedHits: store.unresolved, retractedHits: store.retracted, pendingHits: store.pendingHits };
+      ctx.body = { status: 'ok', redis: { status: 'up', latencyMs }, ...figures() };
     } catch (error) {
       ctx.status = 503;
-      ctx.body = { status: 'down', redis: { status: 'down', error: (error as Error).message }, unresolvedHits: store.unresolved, retractedHits: store.retracted, pendingHits: store.pendingHits };
+      ctx.body = { status: 'down', redis: { status: 'down', error: (error as Error).message }, ...figures() };
     }
   });
 }

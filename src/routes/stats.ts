@@ -13,6 +13,8 @@ import { prefixParam, rangeParam } from './ranges.js';
 
 export interface StatsDeps {
   store: HitStore;
+  /** api.bots "separate": bots' hits, read with bots=1. */
+  bots?: HitStore;
   clock: Clock;
   admin: Middleware;
   reader: Middleware;
@@ -63,27 +65,29 @@ function visitorDays(range: Range | undefined, now: number, keptMs: number): str
   return series(span, 'day').map(bucketId);
 }
 
-export function mount(router: Router, { store, clock, admin, reader }: StatsDeps): void {
-  // GET /stats?limit=&offset=&window=&from=&to=&prefix=&uniques=&format=   (and GET /stats.csv)
+export function mount(router: Router, { store, bots, clock, admin, reader }: StatsDeps): void {
+  // GET /stats?limit=&offset=&window=&from=&to=&prefix=&uniques=&format=&bots=   (and GET /stats.csv)
   // The paths with their hits, highest first. Without a window: the all-time ranking, exactly
   // `ZREVRANGE hits 0 -1 WITHSCORES`. With one: the union of the window's buckets.
+  // bots=1: the ranking of bots' hits instead, counted apart with api.bots "separate".
   //   200 [{"path": "/api/a", "hits": 3}, ...] (+ "visitors" with uniques=1), or CSV
   //       X-Total-Count: paths in all (under the prefix); Link: <…>; rel="next" when more follow
   //   400 a bad parameter; 401 with auth.protectStats, the admin token missing or wrong
   //   503 Redis unavailable
   router.get(['/stats', '/stats.csv'], reader, async (ctx) => {
     const query = ctx.query;
-    rejectUnknown(query, ['limit', 'offset', 'window', 'from', 'to', 'prefix', 'uniques', 'format']);
+    rejectUnknown(query, ['limit', 'offset', 'window', 'from', 'to', 'prefix', 'uniques', 'format', 'bots']);
+    const source = rankingOf(booleanParam('bots', query.bots) ?? false);
     const csv = ctx.path === '/stats.csv' || enumParam('format', query.format, ['json', 'csv']) === 'csv';
     const limit = integerParam('limit', query.limit, 1);
     const offset = integerParam('offset', query.offset, 0) ?? 0;
     const prefix = prefixParam(query.prefix);
     const uniques = booleanParam('uniques', query.uniques) ?? false;
     const now = clock.now();
-    const range = rangeParam(query, now, store.retention());
+    const range = rangeParam(query, now, source.retention());
 
-    const key = await store.rankingKey(range);
-    const total = prefix === undefined ? await store.distinctPaths(key) : await countUnder(store, key, prefix);
+    const key = await source.rankingKey(range);
+    const total = prefix === undefined ? await source.distinctPaths(key) : await countUnder(source, key, prefix);
     ctx.set('X-Total-Count', String(total));
     ctx.set('Cache-Control', 'no-store');
     if (limit !== undefined && offset + limit < total) {
@@ -92,9 +96,9 @@ export function mount(router: Router, { store, clock, admin, reader }: StatsDeps
       ctx.set('Link', `<${ctx.path}?${next}>; rel="next"`);
     }
 
-    const ranked = prefix === undefined ? store.ranking({ offset, limit }, key) : filtered(store.ranking({ offset: 0 }, key), prefix, offset, limit);
-    const days = visitorDays(range, now, store.visitorRetentionMs());
-    const pages = uniques ? withVisitors(store, ranked, days) : ranked;
+    const ranked = prefix === undefined ? source.ranking({ offset, limit }, key) : filtered(source.ranking({ offset: 0 }, key), prefix, offset, limit);
+    const days = visitorDays(range, now, source.visitorRetentionMs());
+    const pages = uniques ? withVisitors(source, ranked, days) : ranked;
 
     if (csv) {
       ctx.type = 'text/csv';
@@ -106,6 +110,13 @@ export function mount(router: Router, { store, clock, admin, reader }: StatsDeps
     ctx.type = 'application/json';
     ctx.body = Readable.from(jsonArray(pages));
   });
+
+  /** Which store a ranking is read from: people's, or with bots=1 the bots' (api.bots "separate" only). */
+  function rankingOf(ofBots: boolean): HitStore {
+    if (!ofBots) return store;
+    if (!bots) throw new BadRequestError('Expected `bots` only with api.bots "separate": bots are counted apart only then');
+    return bots;
+  }
 
   // GET /stats/path?path=/api/a/b&window=&from=&to=&granularity=minute|hour|day
   // One path: all-time hits, hits and visitors over the window (default 24h), and a zero-filled series.
@@ -152,7 +163,7 @@ export function mount(router: Router, { store, clock, admin, reader }: StatsDeps
   //   401 admin token missing or wrong; 403 no token configured and the client is not on loopback
   //   503 Redis unavailable
   router.delete('/stats', admin, async (ctx) => {
-    ctx.body = { deletedKeys: await store.reset() };
+    ctx.body = { deletedKeys: await store.reset() + (bots ? await bots.reset() : 0) };
   });
 }
 

@@ -17,21 +17,30 @@
 -- ARGV[5], ARGV[6], ARGV[7]  minute, hour and day bucket lifetimes (ms), set when a bucket is created
 -- ARGV[8]  the HyperLogLogs' lifetime (ms), or '' when visitors are not counted
 -- ARGV[9]  the per-second counter's lifetime (ms), set when it is created
--- ARGV[10 …] group after group: path, hits, k, then k visitor hashes
--- Returns  each group's path's new all-time count, in order
+-- ARGV[10] the most distinct paths KEYS[1] may hold, or '0' for no cap (api.maxPaths)
+-- ARGV[11] the member that counts the hits of new paths past that cap. The hits were acknowledged
+--          before they reached Redis, so they cannot be refused as record-hits.lua refuses them:
+--          they are counted, but under this one member, and KEYS[1] holds at most ARGV[10] + 1.
+-- ARGV[12 …] group after group: path, hits, k, then k visitor hashes
+-- Returns  each group's path's new all-time count, or -1 for a group counted under ARGV[11], in order
 local n = tonumber(ARGV[1])
 local buckets = ARGV[4] == '1'
 local visitors = ARGV[8] ~= ''
+local maxPaths = tonumber(ARGV[10])
 local counts = {}
 local total = 0
-local at = 10
+local at = 12
 for i = 1, n do
   local path, hits, k = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
+  local past = maxPaths > 0 and not redis.call('ZSCORE', KEYS[1], path) and redis.call('ZCARD', KEYS[1]) >= maxPaths
+  if past then path = ARGV[11] end
   counts[i] = redis.call('ZINCRBY', KEYS[1], hits, path)
+  if past then counts[i] = -1 end
   if buckets then
     for b = 3, 5 do redis.call('ZINCRBY', KEYS[b], hits, path) end
   end
-  if visitors and k > 0 then
+  -- Past the cap no visitors key is made for the path: that would grow without bound too.
+  if visitors and k > 0 and not past then
     redis.call('PFADD', KEYS[6 + i], unpack(ARGV, at + 3, at + 2 + k))
     redis.call('PEXPIRE', KEYS[6 + i], ARGV[8], 'NX')
   end

@@ -42,25 +42,25 @@ for i = 1, n do
   if maxPaths > 0 and redis.call('ZCARD', KEYS[1]) >= maxPaths and not redis.call('ZSCORE', KEYS[1], path) then
     counts[i] = -1
   else
-  counted = counted + 1
-  counts[i] = redis.call('ZINCRBY', KEYS[1], 1, path)
-  if buckets then
-    for b = 3, 5 do redis.call('ZINCRBY', KEYS[b], 1, path) end
-  end
-  if visitors and ARGV[at + 1] ~= '' then
-    redis.call('PFADD', KEYS[7 + i], ARGV[at + 1])
-    redis.call('PEXPIRE', KEYS[7 + i], ARGV[8], 'NX')
-  end
-  if events then
-    local fields = { 't', ARGV[at + 2], 'method', ARGV[at + 3], 'path', ARGV[at + 6], 'status', '200',
-                     'referrer', ARGV[at + 4], 'ua', ARGV[at + 5], 'visitor', ARGV[at + 1] }
-    -- Entry ids follow the hit's own clock when they can; a clock behind the stream's last id
-    -- (another replica's skew) falls back to Redis's time rather than failing the hit.
-    local added = redis.pcall('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], ARGV[at + 2] .. '-*', unpack(fields))
-    if type(added) == 'table' and added.err then
-      redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], '*', unpack(fields))
+    counted = counted + 1
+    counts[i] = redis.call('ZINCRBY', KEYS[1], 1, path)
+    if buckets then
+      for b = 3, 5 do redis.call('ZINCRBY', KEYS[b], 1, path) end
     end
-  end
+    if visitors and ARGV[at + 1] ~= '' then
+      redis.call('PFADD', KEYS[7 + i], ARGV[at + 1])
+      redis.call('PEXPIRE', KEYS[7 + i], ARGV[8], 'NX')
+    end
+    if events then
+      local fields = { 't', ARGV[at + 2], 'method', ARGV[at + 3], 'path', ARGV[at + 6], 'status', '200',
+                       'referrer', ARGV[at + 4], 'ua', ARGV[at + 5], 'visitor', ARGV[at + 1] }
+      -- Entry ids follow the hit's own clock when they can; a clock behind the stream's last id
+      -- (another replica's skew) falls back to Redis's time rather than failing the hit.
+      local added = redis.pcall('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], ARGV[at + 2] .. '-*', unpack(fields))
+      if type(added) == 'table' and added.err then
+        redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], '*', unpack(fields))
+      end
+    end
   end
 end
 if buckets then

@@ -12,11 +12,18 @@
 -- ARGV[2]  the hit's sequence number on its connection
 -- ARGV[3]  how long the retracted set lives (ms)
 -- ARGV[4]  '1' when the hit was counted in the buckets
--- Returns  1 when the hit was taken back now, 0 when it had been already
+-- Returns  1 when the hit was taken back now, 0 when it had been already, -1 when there was
+--          nothing to take back
 if redis.call('SADD', KEYS[2], ARGV[2]) == 0 then
   return 0
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
+-- A path the ranking does not hold was never counted by this hit (record-hits.lua refused it at
+-- api.maxPaths, -1 in its reply) or has been erased since (DELETE /stats): taking it back would
+-- only push the live feed's counter below what was counted.
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return -1
+end
 local last = ARGV[4] == '1' and 5 or 1
 for i = 1, last do
   if i ~= 2 then
