@@ -5,9 +5,11 @@
 // 1. /api/* with random paths from a large vocabulary, on each server configuration, on a bare
 //    Koa hello-world and on a naive Koa + ZINCRBY counter, interleaved round after round: median req/s, p50, p99, CPU µs per request,
 //    and the ratios to bare Koa.
-// 2. GET /stats?limit=100 with 1,000,000 paths (--stats-paths) (req/s, p99), and a full GET /stats of them
-//    (time to first byte, wall time, the server's peak RSS growth).
+// 2. GET /stats?limit=100 next to /api on the same server, at 1,000 and at 1,000,000 paths
+//    (--stats-paths), and a full GET /stats of the million (time to first byte, wall time, the
+//    server's peak RSS growth).
 // 3. POST /test/10000?concurrency=50 next to autocannon -a 10000 -c 50 on the same server.
+// 4. The targets of bench/targets.ts, each with its figure and "met" or "missed".
 // Prints tables and writes bench/results/<date>.json.
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -15,7 +17,8 @@ import autocannon from 'autocannon';
 import got from 'got';
 import { Redis } from 'ioredis';
 import type { JobReport } from '../src/loadgen/jobs.js';
-import { build, interleaved, machine, measure, median, rssBytes, startNode, startRedis, UNLIMITED, type Child } from './lib.js';
+import { build, interleaved, machine, measure, median, rssBytes, startNode, startRedis, UNLIMITED, type Child, type Measurement } from './lib.js';
+import { judge, type StatsRates } from './targets.js';
 
 const { values } = parseArgs({
   options: {
@@ -67,18 +70,35 @@ async function main(): Promise<void> {
     console.table(api);
     for (const { child } of targets.slice(3)) await child.stop();
 
-    // ---- 2. /stats with 1,000,000 paths ----
+    // ---- 2. /stats?limit=100 next to /api on the same server, at 1,000 and at 1,000,000 paths ----
     const client = new Redis(redis.url);
-    const key = 'bench:stats:hits';
-    for (let first = 0; first < statsPaths; first += 10_000) {
-      const args: Array<string | number> = [];
-      for (let i = first; i < Math.min(first + 10_000, statsPaths); i++) args.push(i % 9973, `/api/stats/p${i}`);
-      await client.zadd(key, ...args);
+    const seed = async (prefix: string, paths: number) => {
+      for (let first = 0; first < paths; first += 10_000) {
+        const args: Array<string | number> = [];
+        for (let i = first; i < Math.min(first + 10_000, paths); i++) args.push(i % 9973, `/api/stats/p${i}`);
+        await client.zadd(`${prefix}hits`, ...args);
+      }
+    };
+    const statsDuration = smoke ? duration : Math.max(3, duration);
+    const rates: StatsRates[] = [];
+    let top: Measurement | undefined;
+    let statsServer: Child | undefined;
+    for (const paths of [1000, statsPaths]) {
+      const prefix = `bench:stats${paths}:`;
+      await seed(prefix, paths);
+      statsServer = await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, RATE_LIMITS: UNLIMITED, WORKERS: '1' });
+      // Hits on paths already in the ranking, so that it keeps its size while /api is measured.
+      const known = () => `/api/stats/p${Math.floor(Math.random() * Math.min(paths, 1000))}`;
+      await measure(statsServer, { path: known, connections, duration: warmup });
+      const apiRate = await measure(statsServer, { path: known, connections, duration: statsDuration });
+      await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: warmup });
+      top = await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: statsDuration });
+      rates.push({ paths, statsRps: top.rps, apiRps: apiRate.rps });
+      if (paths !== statsPaths) await statsServer.stop();
     }
     client.disconnect();
-    const statsServer = await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:stats:', RATE_LIMITS: UNLIMITED, WORKERS: '1' });
-    await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: warmup });
-    const top = await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: smoke ? duration : Math.max(3, duration) });
+    console.table(rates.map((r) => ({ paths: r.paths, 'stats?limit=100 req/s': Math.round(r.statsRps), 'api req/s': Math.round(r.apiRps) })));
+    if (!top || !statsServer) throw new Error('no /stats measurement');
     const pid = statsServer.child.pid!;
     const rssBefore = await rssBytes(pid);
     let rssPeak = rssBefore;
@@ -93,7 +113,7 @@ async function main(): Promise<void> {
     const wallMs = performance.now() - t0;
     clearInterval(sampler);
     const stats = {
-      topRps: Math.round(top.rps), topP99: top.p99,
+      topRps: Math.round(top.rps), topP99: top.p99, rates,
       fullFirstByteMs: Math.round(firstByteMs), fullWallMs: Math.round(wallMs), fullMB: Math.round(bytes / 2 ** 20),
       fullRssGrowthMB: Math.round((rssPeak - rssBefore) / 2 ** 20),
     };
@@ -103,13 +123,19 @@ async function main(): Promise<void> {
     // ---- 3. the built-in load generator next to autocannon ----
     const server = targets[2]!.child;
     const loadgen: Array<{ autocannon: number; loadgen: number; ratio: number }> = [];
+    let exact = true;
     for (let round = 1; round <= rounds; round++) {
       const ac = await autocannon({ url: `${server.url}/api/bench/autocannon`, connections: 50, amount: loadgenRequests, sampleInt: 10 });
       const acRps = ac.requests.total / ac.duration;
       const report = await got.post(`${server.url}/test/${loadgenRequests}?concurrency=50`).json<JobReport>();
       loadgen.push({ autocannon: Math.round(acRps), loadgen: Math.round(report.requestsPerSecond), ratio: Math.round((report.requestsPerSecond / acRps) * 100) / 100 });
+      exact &&= report.counted.equalsSucceeded;
     }
     console.table(loadgen);
+
+    // ---- 4. the targets (issue 14), each with its figure and met or missed ----
+    const verdicts = judge(api, rates, exact);
+    console.table(verdicts);
 
     const summary = {
       command: `npm run bench --${smoke ? ' --smoke' : ''} --duration ${duration} --rounds ${rounds} --connections ${connections} --paths ${vocabulary} --stats-paths ${statsPaths}`,
@@ -118,6 +144,7 @@ async function main(): Promise<void> {
       api,
       stats,
       loadgen: { rounds: loadgen, medianRatio: median(loadgen.map((r) => r.ratio)) },
+      targets: verdicts,
     };
     const file = values.out ?? new URL(`results/${summary.date.slice(0, 10)}.json`, import.meta.url).pathname;
     await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);

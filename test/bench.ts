@@ -5,6 +5,8 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
+import { judge, SERVERS, type TargetRow } from '../bench/targets.js';
+import type { ApiRow } from '../bench/lib.js';
 import { tempDir } from './helpers/tmp.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -25,6 +27,7 @@ test('npm run bench measures every server, /stats and the load generator, and wr
     api: Array<{ server: string; rps: number; cpuUsPerRequest: number; rpsVsKoa: number; cpuVsKoa: number }>;
     stats: Record<string, number>;
     loadgen: { rounds: Array<{ autocannon: number; loadgen: number; ratio: number }> };
+    targets: TargetRow[];
   };
   t.deepEqual(result.api.map((row) => row.server), [
     'bare Koa hello-world',
@@ -44,5 +47,38 @@ test('npm run bench measures every server, /stats and the load generator, and wr
   t.true(result.stats.fullFirstByteMs! <= result.stats.fullWallMs!);
   t.true(result.stats.fullWallMs! > 0);
   t.is(result.loadgen.rounds.length, 1);
+  // Every target is judged (its figure is the smoke run's, so either verdict), and the bench's own
+  // load counted exactly.
+  t.is(result.targets.length, 9);
+  t.true(result.targets.every((row) => Number.isFinite(row.figure) && ['met', 'missed'].includes(row.verdict)), JSON.stringify(result.targets));
+  t.like(result.targets.at(-1), { figure: 1, verdict: 'met' });
   t.true(result.loadgen.rounds[0]!.loadgen > 0 && result.loadgen.rounds[0]!.autocannon > 0);
+});
+
+/** A row of the interleaved /api table, as bench/lib.ts reports it. */
+const measured = (server: string, rps: number, cpuUsPerRequest: number): ApiRow => ({ server, rps, cpuUsPerRequest, p50: 1, p99: 2, rpsVsKoa: 0, cpuVsKoa: 0 });
+
+test('the targets are judged on ratios, with met and missed on the right side of each bound', (t) => {
+  const api = [
+    measured(SERVERS.koa, 10_000, 100),
+    measured(SERVERS.naive, 7000, 140),
+    measured(SERVERS.defaults, 7000, 140), // exactly on both naive bounds: met
+    measured(SERVERS.twoWorkers, 7000, 154.1), // 1.101 × one worker's CPU: missed
+    measured(SERVERS.writeBehind, 8999, 110), // 0.8999 × Koa: missed
+    measured(SERVERS.counterOnly, 8500, 115), // 0.85 and 1.15: met
+  ];
+  const rows = judge(api, [{ paths: 1000, statsRps: 5000, apiRps: 10_000 }, { paths: 1_000_000, statsRps: 4999, apiRps: 10_000 }], true);
+  t.deepEqual(rows.map((row) => [row.target, row.figure, row.bound, row.verdict]), [
+    ['default settings: CPU µs per hit vs the naive counter', 1, '≤ 1', 'met'],
+    ['default settings: req/s vs the naive counter', 1, '≥ 1', 'met'],
+    ['counter only: CPU µs per hit vs bare Koa', 1.15, '≤ 1.15', 'met'],
+    ['counter only: req/s vs bare Koa', 0.85, '≥ 0.85', 'met'],
+    ['write-behind: req/s vs bare Koa', 0.9, '≥ 0.9', 'missed'],
+    ['2 workers: CPU µs per hit vs 1 worker', 1.1, '≤ 1.1', 'missed'],
+    ['/stats?limit=100 at 1,000 paths: req/s vs /api on the same server', 0.5, '≥ 0.5', 'met'],
+    ['/stats?limit=100 at 1,000,000 paths: req/s vs /api on the same server', 0.5, '≥ 0.5', 'missed'],
+    ['exactness: counted == succeeded in every load-generator run of the bench', 1, '= 1', 'met'],
+  ]);
+  t.is(judge(api, [], false).at(-1)!.verdict, 'missed', 'a run that miscounted misses exactness');
+  t.throws(() => judge(api.slice(1), [], true), { message: 'bench targets: no measurement of "bare Koa hello-world"' });
 });

@@ -1,9 +1,14 @@
 // DELETE /stats under load and alongside load-test jobs (issue 13): the reset leaves the ranking,
 // its buckets and the event stream in step, and it leaves the job system (records and leases) alone.
+import { randomUUID } from 'node:crypto';
 import test from 'ava';
+import { Redis } from 'ioredis';
 import { bucketsAt } from '../src/analytics/buckets.js';
+import { resetCounts } from '../src/hits/reset.js';
 import type { Job } from '../src/loadgen/jobs.js';
-import { startApp } from './helpers/app.js';
+import { createShardKeys } from '../src/redis/keys.js';
+import { loadScripts } from '../src/redis/scripts.js';
+import { sharedRedis, startApp } from './helpers/app.js';
 import { ManualClock } from './helpers/clock.js';
 import { eventually } from './helpers/eventually.js';
 import { startLoad } from './helpers/load.js';
@@ -74,4 +79,32 @@ test('a reset leaves running jobs and their leases alone: maxRunningJobs still h
   if (third.statusCode === 202) ids.push((third.body as unknown as Job).id);
   t.deepEqual(await running(), [...ids.slice(0, 2)].sort(), 'both jobs still listed as running');
   for (const id of ids.splice(0)) t.true([200, 202].includes((await app.http.delete(`test/jobs/${id}`)).statusCode));
+});
+
+test('resetCounts on its own: one atomic step per shard with its family, its own sequence keys and the present\'s buckets; salts, jobs, the window budget and skipped keys stay', async (t) => {
+  const redis = new Redis((await sharedRedis()).url);
+  const prefix = `test:${randomUUID()}:`;
+  t.teardown(async () => {
+    const doomed = await redis.keys(`${prefix}*`);
+    if (doomed.length > 0) await redis.del(...doomed);
+    redis.disconnect();
+  });
+  const shards = createShardKeys({ prefix, hits: 'hits' }, 2);
+  const other = createShardKeys({ prefix, hits: 'hits:bots' }, 1)[0]!;
+  const keys = shards[0]!;
+  const { minute } = bucketsAt(T0);
+  const kept = [keys.salt('2026-11-20'), keys.job('j1'), keys.windowBudget, other.hits, other.bucket(minute)];
+  const erased = [...shards.flatMap((shard) => [shard.hits, shard.events, shard.bucket(minute), shard.second(Math.floor(T0 / 1000)), shard.hitSeq('mine')]), `${prefix}hitcounter:ratelimit:read:60:1.2.3.4`];
+  for (const key of [...kept, ...erased]) await redis.set(key, '1');
+  const scripts = loadScripts(redis);
+  const calls: number[] = [];
+  // Counts the atomic steps: one per shard.
+  const counting = { ...scripts, resetShard: (n: number, ...doomed: string[]) => { calls.push(n); return scripts.resetShard(n, ...doomed); } };
+  const deleted = await resetCounts({
+    redis, keys, shards, scripts: counting, clock: new ManualClock(T0), lateMs: 0,
+    seqKeys: shards.map((shard) => [shard.hitSeq('mine')]), resetSkips: (key) => other.inFamily(key),
+  });
+  t.is(deleted, erased.length);
+  t.is(calls.length, 2, 'one reset-shard.lua call per shard');
+  t.deepEqual((await redis.keys(`${prefix}*`)).sort(), [...kept].sort());
 });

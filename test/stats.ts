@@ -73,7 +73,7 @@ const badParams: Array<[query: string, error: string]> = [
   ['offset=-3', 'Expected `offset` to be a non-negative integer'],
   ['offset=1e3', 'Expected `offset` to be a non-negative integer'],
   ['limit=1&limit=2', 'Expected `limit` only once'],
-  ['lmit=5', 'Unknown parameter `lmit`; expected one of: limit, offset, window, from, to, prefix, uniques, format'],
+  ['lmit=5', 'Unknown parameter `lmit`; expected one of: limit, offset, window, from, to, prefix, uniques, format, bots'],
 ];
 
 for (const [query, error] of badParams) {

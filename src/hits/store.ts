@@ -8,7 +8,7 @@
 // was applied (see record-hits.lua); if it was, it is taken back (retract-hit.lua).
 import { randomUUID } from 'node:crypto';
 import { ReplyError, type Redis } from 'ioredis';
-import { bucketId, bucketsAt, cover, floorTo, MS, WINDOWS, windowRange, type Bucket, type Range } from '../analytics/buckets.js';
+import { bucketId, bucketsAt } from '../analytics/buckets.js';
 import { SECOND_COUNTER_TTL_MS } from '../analytics/traffic.js';
 import { hashVisitor, type VisitorHasher } from '../analytics/visitors.js';
 import type { Logger } from 'pino';
@@ -16,25 +16,14 @@ import type { Clock } from '../clock.js';
 import { ForbiddenError, ServiceUnavailableError } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
 import type { Scripts } from '../redis/scripts.js';
-import { RefusalLog, redisErrorText, refusalReason, refusedForNow, unavailable } from '../redis/unavailable.js';
+import { RefusalLog, redisErrorText, refusalReason, refusedForNow } from '../redis/unavailable.js';
 import type { Settings } from '../settings.js';
-import { mergeSorted, rankedBefore } from './merge.js';
+import { Rankings } from './rankings.js';
+import { resetCounts } from './reset.js';
 import { groupByShard, shardOf } from './shards.js';
 import { UnresolvedHits } from './unresolved.js';
 
-export interface PathHits {
-  path: string;
-  hits: number;
-}
-
-export interface Page {
-  offset: number;
-  /** Undefined means "to the end". */
-  limit?: number;
-}
-
-/** A ranking to read: one sorted set per shard (see rankingKey). */
-export type Ranking = readonly string[];
+export { WINDOW_READ_GRACE_MS, type Page, type PathHits, type Ranking } from './rankings.js';
 
 export interface HitStoreOptions {
   redis: Redis;
@@ -156,10 +145,6 @@ export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOption
   };
 }
 
-const ZMSCORE_CHUNK = 1000;
-// DELETE /stats: how far around the scan the present's bucket and per-second keys are named
-// (see reset): a hit's time is its replica's clock, read shortly before its script runs.
-const RESET_MARGIN_MS = 2 * 60_000;
 const RECONCILE_EVERY_MS = 250;
 const UNREPLICATED_BACKOFF_MS = 1000;
 // Hits per record-hits.lua call: about 10 Redis commands each, so a call stays well under a millisecond.
@@ -171,12 +156,6 @@ class NotReplicatedError extends Error {}
 // ioredis says this when it refused to send at all (not connected, no offline queue).
 const NOT_SENT = /Stream isn't writeable|enableOfflineQueue/;
 
-function pairs(flat: string[]): PathHits[] {
-  const rows: PathHits[] = new Array(flat.length / 2);
-  for (let i = 0; i < flat.length; i += 2) rows[i / 2] = { path: flat[i]!, hits: Number(flat[i + 1]) };
-  return rows;
-}
-
 /**
  * Write-behind mode, past api.maxPaths: the hits of new paths are counted under this member
  * (add-hits.lua), since they were acknowledged before Redis could refuse them. It cannot be a
@@ -184,10 +163,8 @@ function pairs(flat: string[]): PathHits[] {
  */
 export const OVERFLOW_PATH = '(new paths past api.maxPaths)';
 
-/** How long a window's union stays readable after it stops being reused (see #windowOf). */
-export const WINDOW_READ_GRACE_MS = 60_000;
-
-export class HitStore {
+/** The writes: hits counted exactly once, write-behind, the ledger of unanswered hits, reset. The reads are Rankings'. */
+export class HitStore extends Rankings {
   readonly #o: HitStoreOptions;
   readonly #unresolved: UnresolvedHits<Unresolved>;
   readonly #pending = new Map<string, Group>();
@@ -212,6 +189,7 @@ export class HitStore {
   #reconciling: Promise<void> | undefined;
 
   constructor(options: HitStoreOptions) {
+    super(options);
     this.#o = options;
     this.#shards = options.shards ?? [options.keys];
     this.#shards.forEach((_, shard) => this.#newEpoch(shard));
@@ -598,244 +576,11 @@ export class HitStore {
     }
   }
 
-  /**
-   * Erases the counts: every key of the product but the visitor salts, the load-test jobs and the
-   * window budget. The salts are not counts, and every replica keeps the day's salt in memory, so
-   * a new one in Redis would split one visitor into two hashes across replicas. Jobs (their records
-   * and the leases that cap how many run at once) belong to the job system, not to the counts: they
-   * have DELETE /test/jobs/<id>. The window budget only holds live registrations and ends them itself.
-   *
-   * Exact under load: each shard's hit family (its ranking, buckets, event stream, per-second
-   * counters, sequence ledgers, cached windows) is deleted in ONE atomic step, reset-shard.lua.
-   * record-hits.lua and add-hits.lua write a hit into all of those at once, so every hit is either
-   * wholly before the reset (gone from all) or wholly after it (in all): the ranking, each bucket
-   * and the event stream agree afterwards. The step must name its keys (one slot on Redis Cluster),
-   * so they are found first: SCAN finds those that exist; a hit counted while SCAN runs can only
-   * create keys of the present, so the buckets and per-second counters from RESET_MARGIN_MS before
-   * the scan began to RESET_MARGIN_MS after it ended are named too (whether they exist or not),
-   * and this process's own sequence keys. Visitor HyperLogLogs (approximate by nature, one per
-   * path and day: too many for one step) and the other keys (rate-limit counters) go afterwards.
-   */
-  async reset(): Promise<number> {
-    const { redis, keys, scripts, clock } = this.#o;
-    const started = clock.now();
-    const families: string[][] = this.#shards.map((shard) => [shard.hits, shard.events]);
-    const rest: string[] = [];
-    // On Redis Cluster every master holds its own share of the keys, so each is scanned.
-    const cluster = redis as unknown as { isCluster?: boolean; nodes(role: 'master'): Redis[] };
-    for (const node of cluster.isCluster ? cluster.nodes('master') : [redis]) {
-      for await (const found of node.scanStream({ match: keys.productPattern, count: 1000 }) as AsyncIterable<string[]>) {
-        for (const key of found) {
-          if (keys.isSalt(key) || keys.isJob(key) || key === keys.windowBudget || this.#o.resetSkips?.(key)) continue;
-          const shard = this.#shards.findIndex((family) => family.inFamily(key));
-          if (shard >= 0 && !this.#shards[shard]!.isVisitors(key)) families[shard]!.push(key);
-          else rest.push(key);
-        }
-      }
-    }
-    const margin = RESET_MARGIN_MS + (this.#o.writeBehind.enabled ? this.#o.writeBehind.flushIntervalMs : 0);
-    const from = started - margin;
-    const to = clock.now() + margin;
-    const counts = await Promise.all(this.#shards.map((shard, i) => {
-      const doomed = new Set(families[i]);
-      for (let minute = floorTo(from, 'minute'); minute <= to; minute += MS.minute) {
-        for (const bucket of Object.values(bucketsAt(minute))) doomed.add(shard.bucket(bucket));
-      }
-      for (let second = Math.floor(from / 1000); second <= Math.floor(to / 1000); second++) doomed.add(shard.second(second));
-      for (const [epoch, of] of this.#epochShard) if (of === i) doomed.add(shard.hitSeq(epoch));
-      return scripts.resetShard(doomed.size, ...doomed).catch(unavailable);
-    }));
-    let deleted = counts.reduce((sum, count) => sum + Number(count), 0);
-    // Keys of different slots can't share one UNLINK (CROSSSLOT): on a cluster they go one by one.
-    for (let i = 0; i < rest.length; i += 1000) {
-      const batch = rest.slice(i, i + 1000);
-      if (!cluster.isCluster) deleted += await redis.unlink(...batch).catch(unavailable);
-      else for (const count of await Promise.all(batch.map((key) => redis.unlink(key).catch(unavailable)))) deleted += count;
-    }
-    return deleted;
-  }
-
-  /**
-   * The sorted sets holding a range's ranking, one per shard: the union of the coarsest buckets
-   * covering it, cached for windowCacheMs so repeated queries of the same window don't recompute
-   * it. `undefined` range: the all-time ranking itself.
-   *
-   * A cached union costs Redis memory in proportion to the ranking, so how many exist is bounded.
-   * They are keyed by the range, which is its cover (whole minutes, hours, days): every client
-   * asking for the same window shares one union per shard. Named windows (15m … 30d) end with
-   * the current minute, so at most 5 × (1 + ⌈windowCacheSeconds / 60⌉) of them are alive at
-   * once. Custom ?from=&to= windows are admitted by a global budget kept in Redis
-   * (acquire-window.lua): at most analytics.maxCachedWindows distinct ones at once; past it, a new
-   * one gets 503 with Retry-After (when the earliest registration ends) rather than another copy.
-   * A registration lasts windowCacheMs plus the read grace, and its unions expire with it, on
-   * Redis's clock: like a named window's, a union stays readable for the grace after it stops
-   * being reused.
-   */
-  async rankingKey(range: Range | undefined): Promise<Ranking> {
-    if (!range) return this.#shards.map((keys) => keys.hits);
-    let expiresAt: number | undefined;
-    if (!this.#isNamed(range)) {
-      const { keys, scripts, analytics } = this.#o;
-      const [admitted, ms] = await scripts.acquireWindow(keys.windowBudget, `${range.from}:${range.to}`, analytics.windowCacheMs + WINDOW_READ_GRACE_MS, analytics.maxCachedWindows).catch(unavailable);
-      if (Number(admitted) !== 1) {
-        throw new ServiceUnavailableError(
-          `Too many distinct custom windows are cached right now (analytics.maxCachedWindows = ${analytics.maxCachedWindows}); ` +
-          'retry later, or use a named window (?window=15m|1h|24h|7d|30d)',
-          { retryAfterSeconds: Math.max(1, Math.ceil(Number(ms) / 1000)) },
-        );
-      }
-      expiresAt = Number(ms);
-    }
-    return Promise.all(this.#shards.map((keys) => this.#windowOf(keys, range, expiresAt)));
-  }
-
-  /** Whether a range is a named window's of this minute: shared by every client, bounded by construction. */
-  #isNamed(range: Range): boolean {
-    const now = this.#o.clock.now();
-    return WINDOWS.some((name) => {
-      if (name === 'all') return false;
-      const named = windowRange(name, now, this.retention());
-      return named.from === range.from && named.to === range.to;
-    });
-  }
-
-  /** `expiresAt`: when the union is to expire (Redis time, ms); undefined: windowCacheMs from now. */
-  async #windowOf(keys: Keys, range: Range, expiresAt: number | undefined): Promise<string> {
-    const { redis, clock, analytics } = this.#o;
-    const key = keys.window(range.from, range.to);
-    // A union outlives its freshness by WINDOW_READ_GRACE_MS, so a reader that chose it still
-    // finds it while it pages through, however slow the machine (an expiry between choosing and
-    // reading gave an empty ranking, named windows first, then a custom one on a loaded machine).
-    // Fresh while more than the grace is left; rebuilt in place after that.
-    const ttl = await redis.pttl(key).catch(unavailable);
-    if (ttl > WINDOW_READ_GRACE_MS) return key;
-    const buckets = cover(range.from, range.to, clock.now(), this.retention());
-    if (!buckets) throw new Error(`no cover for ${range.from}..${range.to}`); // ranges are validated before
-    const multi = redis.multi().zunionstore(key, buckets.length, ...buckets.map((bucket) => keys.bucket(bucket)));
-    if (expiresAt === undefined) multi.pexpire(key, analytics.windowCacheMs + WINDOW_READ_GRACE_MS);
-    else multi.pexpireat(key, expiresAt);
-    await multi.exec().catch(unavailable);
-    return key;
-  }
-
-  visitorRetentionMs(): number {
-    return this.#o.analytics.visitorTtlMs;
-  }
-
-  retention(): { minute: number; hour: number; day: number } {
-    const { analytics } = this.#o;
-    return { minute: analytics.minuteTtlMs, hour: analytics.hourTtlMs, day: analytics.dayTtlMs };
-  }
-
-  /** How many distinct paths a ranking holds (a path lives in one shard only). */
-  async distinctPaths(ranking?: Ranking): Promise<number> {
-    const counts = await Promise.all((ranking ?? this.#shards.map((keys) => keys.hits)).map((key) => this.#o.redis.zcard(key).catch(unavailable)));
-    return counts.reduce((sum, count) => sum + count, 0);
-  }
-
-  /** The keys of the shard that counts `path`. */
-  #keysOf(path: string): Keys {
-    return this.#shards[shardOf(path, this.#shards.length)]!;
-  }
-
-  /** Approximate distinct visitors of each path over the given days (HyperLogLog, ~0.81% error). */
-  async visitorsOf(paths: string[], days: string[]): Promise<number[]> {
-    if (paths.length === 0) return [];
-    // Each PFCOUNT reads one path's days, all in its shard's slot; on a cluster a pipeline must
-    // stay in one slot too, so there is one per shard.
-    const counts: number[] = new Array(paths.length);
-    const byShard = groupByShard(paths.keys(), (i) => shardOf(paths[i]!, this.#shards.length));
-    await Promise.all([...byShard].map(async ([shard, indexes]) => {
-      const keys = this.#shards[shard]!;
-      const pipeline = this.#o.redis.pipeline();
-      for (const i of indexes) pipeline.pfcount(...days.map((day) => keys.visitors(day, paths[i]!)));
-      const results = (await pipeline.exec().catch(unavailable)) ?? [];
-      results.forEach(([error, count], j) => {
-        if (error) unavailable(error);
-        counts[indexes[j]!] = Number(count);
-      });
-    }));
-    return counts;
-  }
-
-  /** The path's hits in each bucket, 0 where it has none. */
-  async seriesOf(path: string, buckets: Bucket[]): Promise<number[]> {
-    const { redis } = this.#o;
-    const keys = this.#keysOf(path);
-    const pipeline = redis.pipeline();
-    for (const bucket of buckets) pipeline.zscore(keys.bucket(bucket), path);
-    const results = (await pipeline.exec().catch(unavailable)) ?? [];
-    return results.map(([error, score]) => {
-      if (error) unavailable(error);
-      return score === null ? 0 : Number(score);
-    });
-  }
-
-  async hitsOf(path: string): Promise<number> {
-    const score = await this.#o.redis.zscore(this.#keysOf(path).hits, path).catch(unavailable);
-    return score === null ? 0 : Number(score);
-  }
-
-  /**
-   * The sum of the hits of `paths`, read ZMSCORE_CHUNK paths per round trip (per shard) so a
-   * vocabulary of millions of paths is never held at once. Paths never counted add 0.
-   */
-  async sumOf(paths: Iterable<string>): Promise<number> {
-    let sum = 0;
-    const chunks: string[][] = this.#shards.map(() => []);
-    const flush = async (shard: number) => {
-      const scores = await this.#o.redis.zmscore(this.#shards[shard]!.hits, ...chunks[shard]!).catch(unavailable);
-      for (const score of scores) if (score !== null) sum += Number(score);
-      chunks[shard] = [];
-    };
-    for (const path of paths) {
-      const shard = shardOf(path, this.#shards.length);
-      chunks[shard]!.push(path);
-      if (chunks[shard]!.length === ZMSCORE_CHUNK) await flush(shard);
-    }
-    for (let shard = 0; shard < chunks.length; shard++) if (chunks[shard]!.length > 0) await flush(shard);
-    return sum;
-  }
-
-  /**
-   * The ranking, highest first, in ZREVRANGE order, fetched pageSize rows per round trip so
-   * a million paths never sit in memory at once. Rows written while it runs may shift
-   * between pages; each page is exact at the moment it is read. With shards, the shards' own
-   * rankings are merged in that same order (k-way), and offset and limit count merged rows, so
-   * the answer is the one a single sorted set would give.
-   */
-  async *ranking(page: Page, ranking?: Ranking): AsyncGenerator<PathHits[]> {
-    const keys = ranking ?? this.#shards.map((shard) => shard.hits);
-    if (keys.length === 1) return yield* this.#rankingOf(keys[0]!, page);
-    const { offset, limit } = page;
-    const { pageSize } = this.#o;
-    const merged = mergeSorted(keys.map((key) => this.#rowsOf(key)), rankedBefore);
-    let skipped = 0;
-    let taken = 0;
-    let rows: PathHits[] = [];
-    for await (const row of merged) {
-      if (skipped < offset) { skipped++; continue; }
-      if (limit !== undefined && taken >= limit) break;
-      rows.push(row);
-      taken++;
-      if (rows.length === pageSize) { yield rows; rows = []; }
-    }
-    if (rows.length > 0) yield rows;
-  }
-
-  async *#rowsOf(key: string): AsyncGenerator<PathHits> {
-    for await (const rows of this.#rankingOf(key, { offset: 0 })) yield* rows;
-  }
-
-  async *#rankingOf(key: string, { offset, limit }: Page): AsyncGenerator<PathHits[]> {
-    const { redis, pageSize } = this.#o;
-    const end = limit === undefined ? Infinity : offset + limit;
-    for (let start = offset; start < end; start += pageSize) {
-      const stop = Math.min(start + pageSize, end) - 1;
-      const flat = await redis.zrevrange(key, start, stop, 'WITHSCORES').catch(unavailable);
-      if (flat.length === 0) return;
-      yield pairs(flat);
-      if (flat.length / 2 < stop - start + 1) return;
-    }
+  /** Erases the counts (DELETE /stats): see reset.ts for what is kept and why it is exact under load. */
+  reset(): Promise<number> {
+    const { writeBehind } = this.#o;
+    // This process's own sequence keys, per shard: named in the atomic step with the rest.
+    const seqKeys = this.#shards.map((shard, i) => [...this.#epochShard].filter(([, of]) => of === i).map(([epoch]) => shard.hitSeq(epoch)));
+    return resetCounts({ ...this.#o, shards: this.#shards, lateMs: writeBehind.enabled ? writeBehind.flushIntervalMs : 0, seqKeys });
   }
 }

@@ -1,0 +1,65 @@
+// The hit path's performance targets (issue 14), judged on one bench run's medians. Ratios only:
+// absolute figures drift between machines, ratios to baselines measured in the same run do not.
+import type { ApiRow } from './lib.js';
+
+export interface StatsRates {
+  /** Paths in the ranking the rates were measured on. */
+  paths: number;
+  /** GET /stats?limit=100 req/s, and /api req/s of the same server. */
+  statsRps: number;
+  apiRps: number;
+}
+
+export interface TargetRow {
+  target: string;
+  /** The measured ratio, rounded to 2 places. */
+  figure: number;
+  bound: string;
+  verdict: 'met' | 'missed';
+}
+
+export const SERVERS = {
+  koa: 'bare Koa hello-world',
+  naive: 'naive Koa + router + ZINCRBY',
+  defaults: 'hitcounter, default settings, 1 worker',
+  twoWorkers: 'hitcounter, default settings, 2 workers',
+  writeBehind: 'hitcounter, write-behind (default analytics)',
+  counterOnly: 'hitcounter, counter only',
+} as const;
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+function row(target: string, figure: number, comparison: '≤' | '≥', bound: number): TargetRow {
+  const met = comparison === '≤' ? figure <= bound : figure >= bound;
+  return { target, figure: round(figure), bound: `${comparison} ${bound}`, verdict: met ? 'met' : 'missed' };
+}
+
+/**
+ * Every target with its figure and verdict. Throws when a server the targets need was not
+ * measured: a target without its figure must not read as met.
+ */
+export function judge(api: readonly ApiRow[], stats: readonly StatsRates[], exact: boolean): TargetRow[] {
+  const of = (server: string) => {
+    const found = api.find((r) => r.server === server);
+    if (!found) throw new Error(`bench targets: no measurement of "${server}"`);
+    return found;
+  };
+  const koa = of(SERVERS.koa);
+  const naive = of(SERVERS.naive);
+  const defaults = of(SERVERS.defaults);
+  const counterOnly = of(SERVERS.counterOnly);
+  const rows = [
+    row('default settings: CPU µs per hit vs the naive counter', defaults.cpuUsPerRequest / naive.cpuUsPerRequest, '≤', 1.0),
+    row('default settings: req/s vs the naive counter', defaults.rps / naive.rps, '≥', 1.0),
+    row('counter only: CPU µs per hit vs bare Koa', counterOnly.cpuUsPerRequest / koa.cpuUsPerRequest, '≤', 1.15),
+    row('counter only: req/s vs bare Koa', counterOnly.rps / koa.rps, '≥', 0.85),
+    row('write-behind: req/s vs bare Koa', of(SERVERS.writeBehind).rps / koa.rps, '≥', 0.9),
+    row('2 workers: CPU µs per hit vs 1 worker', of(SERVERS.twoWorkers).cpuUsPerRequest / defaults.cpuUsPerRequest, '≤', 1.1),
+  ];
+  for (const { paths, statsRps, apiRps } of stats) {
+    rows.push(row(`/stats?limit=100 at ${paths.toLocaleString('en-US')} paths: req/s vs /api on the same server`, statsRps / apiRps, '≥', 0.5));
+  }
+  // Not a ratio: every load-generator run of the bench counted exactly its successes.
+  rows.push({ target: 'exactness: counted == succeeded in every load-generator run of the bench', figure: exact ? 1 : 0, bound: '= 1', verdict: exact ? 'met' : 'missed' });
+  return rows;
+}
