@@ -1,15 +1,14 @@
 // Rankings (src/hits/rankings.ts) on its own, on a real Redis and an injected clock: every read of
 // the counts, with one shard and with three, without the write path.
-import { randomUUID } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
-import { Redis } from 'ioredis';
 import { bucketsAt, MS } from '../src/analytics/buckets.js';
 import type { HttpError } from '../src/errors.js';
+import type { Redis } from 'ioredis';
 import { Rankings, type PathHits } from '../src/hits/rankings.js';
 import { shardOf } from '../src/hits/shards.js';
 import { createShardKeys, type Keys } from '../src/redis/keys.js';
 import { loadScripts } from '../src/redis/scripts.js';
-import { sharedRedis } from './helpers/app.js';
+import { prefixedRedis } from './helpers/app.js';
 import { ManualClock } from './helpers/clock.js';
 
 const T0 = Date.UTC(2026, 10, 20, 12, 0, 30);
@@ -25,13 +24,7 @@ interface Fixture {
 }
 
 async function fixture(t: ExecutionContext, shardCount: number, pageSize = 3): Promise<Fixture> {
-  const redis = new Redis((await sharedRedis()).url);
-  const prefix = `test:${randomUUID()}:`;
-  t.teardown(async () => {
-    const doomed = await redis.keys(`${prefix}*`);
-    if (doomed.length > 0) await redis.del(...doomed);
-    redis.disconnect();
-  });
+  const { redis, prefix } = await prefixedRedis(t);
   const shards = createShardKeys({ prefix, hits: 'hits' }, shardCount);
   const clock = new ManualClock(T0);
   const rankings = new Rankings({ redis, keys: shards[0]!, shards, scripts: loadScripts(redis), clock, pageSize, analytics: ANALYTICS });

@@ -1,14 +1,12 @@
 // DELETE /stats under load and alongside load-test jobs (issue 13): the reset leaves the ranking,
 // its buckets and the event stream in step, and it leaves the job system (records and leases) alone.
-import { randomUUID } from 'node:crypto';
 import test from 'ava';
-import { Redis } from 'ioredis';
 import { bucketsAt } from '../src/analytics/buckets.js';
 import { resetCounts } from '../src/hits/reset.js';
 import type { Job } from '../src/loadgen/jobs.js';
 import { createShardKeys } from '../src/redis/keys.js';
 import { loadScripts } from '../src/redis/scripts.js';
-import { sharedRedis, startApp } from './helpers/app.js';
+import { prefixedRedis, startApp } from './helpers/app.js';
 import { ManualClock } from './helpers/clock.js';
 import { eventually } from './helpers/eventually.js';
 import { startLoad } from './helpers/load.js';
@@ -82,13 +80,7 @@ test('a reset leaves running jobs and their leases alone: maxRunningJobs still h
 });
 
 test('resetCounts on its own: one atomic step per shard with its family, its own sequence keys and the present\'s buckets; salts, jobs, the window budget and skipped keys stay', async (t) => {
-  const redis = new Redis((await sharedRedis()).url);
-  const prefix = `test:${randomUUID()}:`;
-  t.teardown(async () => {
-    const doomed = await redis.keys(`${prefix}*`);
-    if (doomed.length > 0) await redis.del(...doomed);
-    redis.disconnect();
-  });
+  const { redis, prefix } = await prefixedRedis(t);
   const shards = createShardKeys({ prefix, hits: 'hits' }, 2);
   const other = createShardKeys({ prefix, hits: 'hits:bots' }, 1)[0]!;
   const keys = shards[0]!;

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import got, { type Got } from 'got';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createApp, type AppDeps } from '../../src/app.js';
 import { createHttpServer } from '../../src/http.js';
@@ -118,6 +119,18 @@ test.after.always('stop the shared Redis', async () => { await (await fileRedis)
 export function sharedRedis(): Promise<TestRedis> {
   fileRedis ??= startRedis();
   return fileRedis;
+}
+
+/** A client of this file's Redis and a unique key prefix, whose keys go when the test ends: for tests of a module without an app. */
+export async function prefixedRedis(t: ExecutionContext): Promise<{ redis: Redis; prefix: string }> {
+  const redis = new Redis((await sharedRedis()).url);
+  const prefix = `test:${randomUUID()}:`;
+  t.teardown(async () => {
+    const doomed = await redis.keys(`${prefix}*`);
+    if (doomed.length > 0) await redis.del(...doomed);
+    redis.disconnect();
+  });
+  return { redis, prefix };
 }
 
 type AppRun = (t: ExecutionContext, app: TestApp) => Promise<void> | void;
