@@ -46,8 +46,11 @@ test('every key of one ranking, and every key of the jobs, hashes to one slot', 
   }
 });
 
+// Replicated: WAIT returns as soon as a replica confirms, so a long timeout costs nothing on an
+// idle machine, while 200 ms let a busy one answer 503 (seen under load): these tests are about
+// what is acknowledged, not how fast (the failover tests keep the short one).
 const clusterApp = (t: ExecutionContext, shards: number, durability: 'local' | 'replicated' = 'local') =>
-  startClusterApp(t, clusterSettings(cluster, { shards, durability }));
+  startClusterApp(t, clusterSettings(cluster, { shards, durability, replicationTimeoutMs: 30_000 }));
 test('hits, rankings, windows, visitors, events and load-test jobs run on Redis Cluster without CROSSSLOT', async (t) => {
   t.timeout(300_000);
   const { http, redis } = await clusterApp(t, 1);

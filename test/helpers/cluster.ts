@@ -98,14 +98,14 @@ export async function startCluster(): Promise<TestCluster> {
 }
 
 /** Settings for an app on `cluster`, with its own key prefix and no rate limits. */
-export function clusterSettings(cluster: TestCluster, { shards = 1, durability = 'local' }: { shards?: number; durability?: 'local' | 'replicated' } = {}): Settings {
+export function clusterSettings(cluster: TestCluster, { shards = 1, durability = 'local', replicationTimeoutMs = 200 }: { shards?: number; durability?: 'local' | 'replicated'; replicationTimeoutMs?: number } = {}): Settings {
   const json = defaultSettingsJson();
   json.server.host = '127.0.0.1';
   json.redis.keyPrefix = `test:${randomUUID()}:`;
   json.redis.cluster.nodes = cluster.nodes.map(({ host, port }) => `${host}:${port}`);
   json.redis.shards = shards;
   json.redis.durability = durability;
-  json.redis.replicationTimeoutMs = 200;
+  json.redis.replicationTimeoutMs = replicationTimeoutMs;
   json.rateLimits = { api: [], read: [], write: [] };
   json.loadtest.requestTimeoutMs = PATIENT_LOADGEN_MS;
   return parseSettings(json);
