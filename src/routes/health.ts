@@ -12,7 +12,6 @@ export interface HealthDeps {
 }
 
 export function mount(router: Router, { redis, clock, stores }: HealthDeps): void {
-  const [store] = stores as [HitStore];
   const sum = (figure: (one: HitStore) => number) => stores.reduce((total, one) => total + figure(one), 0);
   const figures = () => ({ unresolvedHits: sum((one) => one.unresolved), retractedHits: sum((one) => one.retracted), pendingHits: sum((one) => one.pendingHits) });
   // GET /health
@@ -29,8 +28,9 @@ export function mount(router: Router, { redis, clock, stores }: HealthDeps): voi
     try {
       await redis.client.ping();
       const latencyMs = Math.round((clock.now() - started) * 1000) / 1000;
-      // Redis answers PING when it is out of memory, but refuses every hit. (One Redis for every store.)
-      const refusal = await store.writeRefusal();
+      // Redis answers PING when it is out of memory, but refuses every hit. Whichever store saw the
+      // refusal says so (with api.bots "separate", only bots may have written lately).
+      const refusal = (await Promise.all(stores.map((one) => one.writeRefusal()))).find((found) => found !== undefined);
       if (refusal) {
         ctx.status = 503;
         ctx.body = { status: 'down', redis: { status: refusal.reason === 'redis_oom' ? 'out of memory' : 'refusing writes', error: refusal.error }, ...figures() };
