@@ -91,7 +91,7 @@ test('resetCounts on its own: one atomic step per shard with its family, its own
   const scripts = loadScripts(redis);
   const calls: number[] = [];
   // Counts the atomic steps: one per shard.
-  const counting = { ...scripts, resetShard: (n: number, ...doomed: string[]) => { calls.push(n); return scripts.resetShard(n, ...doomed); } };
+  const counting = { ...scripts, resetShard: (doomed: readonly string[]) => { calls.push(doomed.length); return scripts.resetShard(doomed); } };
   const deleted = await resetCounts({
     redis, keys, shards, scripts: counting, clock: new ManualClock(T0), lateMs: 0,
     seqKeys: shards.map((shard) => [shard.hitSeq('mine')]), resetSkips: (key) => other.inFamily(key),

@@ -3,6 +3,7 @@
 // at api.maxPaths) or whose path was erased since (DELETE /stats) takes nothing back.
 import test from 'ava';
 import { bucketsAt } from '../src/analytics/buckets.js';
+import { retractHitArgs } from '../src/redis/script-args.js';
 import { loadScripts } from '../src/redis/scripts.js';
 import { withApp, type TestApp } from './helpers/app.js';
 
@@ -13,10 +14,10 @@ const LEDGER_MS = 60_000;
 function retract(app: TestApp, path: string, seq: number): Promise<number> {
   const { minute, hour, day } = bucketsAt(T0);
   const { keys } = app;
-  return loadScripts(app.redis.client).retractHit(
-    keys.hits, keys.hitRetracted('epoch'), keys.bucket(minute), keys.bucket(hour), keys.bucket(day), keys.second(SECOND),
-    path, seq, LEDGER_MS, '1',
-  );
+  return loadScripts(app.redis.client).retractHit(retractHitArgs({
+    keys: { hits: keys.hits, retracted: keys.hitRetracted('epoch'), minute: keys.bucket(minute), hour: keys.bucket(hour), day: keys.bucket(day), second: keys.second(SECOND) },
+    path, seq, retractedTtlMs: LEDGER_MS, inBuckets: true,
+  }));
 }
 
 /** A path counted `hits` times at T0, in the ranking, its buckets and the second's counter. */

@@ -67,7 +67,7 @@ export async function resetCounts({ redis, keys, shards, scripts, clock, lateMs,
     }
     for (let second = Math.floor(from / 1000); second <= Math.floor(to / 1000); second++) doomed.add(shard.second(second));
     for (const key of seqKeys[i] ?? []) doomed.add(key);
-    return scripts.resetShard(doomed.size, ...doomed).catch(unavailable);
+    return scripts.resetShard([...doomed]).catch(unavailable);
   }));
   let deleted = counts.reduce((sum, count) => sum + Number(count), 0);
   // Keys of different slots can't share one UNLINK (CROSSSLOT): on a cluster they go one by one.

@@ -1,48 +1,59 @@
 // Loads the Lua scripts of src/redis/scripts/ as ioredis custom commands. Each file holds one
-// operation that must be atomic, with a KEYS/ARGV header saying what it takes.
+// operation that must be atomic, with a KEYS/ARGV header saying what it takes; the arguments of
+// the hit scripts are built by one typed builder each, in script-args.ts.
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
+import type { ScriptArgs } from './script-args.js';
 
-const source = (name: string) => readFileSync(new URL(`./scripts/${name}.lua`, import.meta.url), 'utf8');
+// The custom commands, typed on clients and pipelines alike (ioredis's documented way).
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    hcRecordHits(...args: ScriptArgs): Result<string[], Context>;
+    hcAddHits(...args: ScriptArgs): Result<string[], Context>;
+    hcRetractHit(...args: ScriptArgs): Result<number, Context>;
+    hcResetShard(...args: ScriptArgs): Result<number, Context>;
+    hcAcquireJobSlot(...args: ScriptArgs): Result<number, Context>;
+    hcAcquireWindow(...args: ScriptArgs): Result<[number, number], Context>;
+  }
+}
 
-type Command = (...args: Array<string | number>) => Promise<unknown>;
+const read = (path: string) => readFileSync(new URL(`./scripts/${path}.lua`, import.meta.url), 'utf8');
+
+// Redis has no include: logic two scripts share sits in scripts/includes/ and is pasted in at
+// load time, in place of a `--- @include "<name>"` line (the convention bullmq uses).
+export const source = (name: string): string =>
+  read(name).replace(/^--- @include "([\w-]+)"$/gm, (_, include: string) => read(`includes/${include}`));
 
 export interface Scripts {
   /** 1 when a job slot was taken, 0 when all `limit` slots are busy. */
   acquireJobSlot(runningKey: string, now: number, limit: number, id: string, leaseUntil: number): Promise<number>;
-  /** record-hits.lua: the number of keys, then keys and arguments (see its header); each path's new count. */
-  recordHits(numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<string[]>;
-  /** add-hits.lua (write-behind): the number of keys, then keys and arguments (see its header); each path's new count, -1 past api.maxPaths. */
-  addHits(numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<string[]>;
-  /** retract-hit.lua: 6 keys, 4 arguments (see its header); 1 when taken back now, 0 when already taken back, -1 when its path is not counted. */
-  retractHit(...keysThenArgs: Array<string | number>): Promise<number>;
-  /** reset-shard.lua: the number of keys, then the keys (one shard's family) to delete atomically; how many existed. */
-  resetShard(numberOfKeys: number, ...keys: string[]): Promise<number>;
+  /** retract-hit.lua, with retractHitArgs: 1 when taken back now, 0 when already taken back, -1 when its path is not counted. */
+  retractHit(args: ScriptArgs): Promise<number>;
+  /** reset-shard.lua: the keys (one shard's family) to delete atomically; how many existed. */
+  resetShard(keys: readonly string[]): Promise<number>;
   /** acquire-window.lua: [1, ends at] when the custom window is admitted, [0, ms until a slot frees] when not. */
   acquireWindow(registryKey: string, id: string, ttlMs: number, max: number): Promise<[number, number]>;
 }
 
+// Name, file, number of keys (undefined: the builder puts it first, as it varies per call).
 const SCRIPTS = [
   ['hcAcquireJobSlot', 'acquire-job-slot', 1],
-  ['hcRecordHits', 'record-hits', undefined], // the caller says how many keys: one per hit with visitors
-  ['hcRetractHit', 'retract-hit', 6],
-  ['hcAddHits', 'add-hits', undefined], // as record-hits
-  ['hcResetShard', 'reset-shard', undefined], // the caller says how many keys: the shard's family
+  ['hcRecordHits', 'record-hits', undefined],
+  ['hcRetractHit', 'retract-hit', undefined],
+  ['hcAddHits', 'add-hits', undefined],
+  ['hcResetShard', 'reset-shard', undefined],
   ['hcAcquireWindow', 'acquire-window', 1],
 ] as const;
 
-/** Defines the scripts on `redis` (once per client) and returns them typed. */
+/** Defines the scripts on `redis` (once per client) and returns the ones called outside pipelines. */
 export function loadScripts(redis: Redis): Scripts {
-  const commands = redis as unknown as Record<string, Command>;
   for (const [name, file, numberOfKeys] of SCRIPTS) {
-    if (!commands[name]) redis.defineCommand(name, { numberOfKeys, lua: source(file) });
+    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua: source(file) });
   }
   return {
-    acquireJobSlot: (...args) => commands.hcAcquireJobSlot!(...args) as Promise<number>,
-    recordHits: (...args) => commands.hcRecordHits!(...args) as Promise<string[]>,
-    retractHit: (...args) => commands.hcRetractHit!(...args) as Promise<number>,
-    addHits: (...args) => commands.hcAddHits!(...args) as Promise<string[]>,
-    resetShard: (...args) => commands.hcResetShard!(...args) as Promise<number>,
-    acquireWindow: (...args) => commands.hcAcquireWindow!(...args) as Promise<[number, number]>,
+    acquireJobSlot: (runningKey, now, limit, id, leaseUntil) => redis.hcAcquireJobSlot(runningKey, now, limit, id, leaseUntil),
+    retractHit: (args) => redis.hcRetractHit(...args),
+    resetShard: (keys) => redis.hcResetShard(keys.length, ...keys),
+    acquireWindow: (registryKey, id, ttlMs, max) => redis.hcAcquireWindow(registryKey, id, ttlMs, max),
   };
 }

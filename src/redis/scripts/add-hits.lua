@@ -23,6 +23,7 @@
 --          they are counted, but under this one member, and KEYS[1] holds at most ARGV[10] + 1.
 -- ARGV[12 …] group after group: path, hits, k, then k visitor hashes
 -- Returns  each group's path's new all-time count, or -1 for a group counted under ARGV[11], in order
+--- @include "finish-hits"
 local n = tonumber(ARGV[1])
 local buckets = ARGV[4] == '1'
 local visitors = ARGV[8] ~= ''
@@ -36,9 +37,7 @@ for i = 1, n do
   if past then path = ARGV[11] end
   counts[i] = redis.call('ZINCRBY', KEYS[1], hits, path)
   if past then counts[i] = -1 end
-  if buckets then
-    for b = 3, 5 do redis.call('ZINCRBY', KEYS[b], hits, path) end
-  end
+  if buckets then countInBuckets(path, hits) end
   -- Past the cap no visitors key is made for the path: that would grow without bound too.
   if visitors and k > 0 and not past then
     redis.call('PFADD', KEYS[6 + i], unpack(ARGV, at + 3, at + 2 + k))
@@ -47,10 +46,5 @@ for i = 1, n do
   total = total + tonumber(hits)
   at = at + 3 + k
 end
-if buckets then
-  for b = 3, 5 do redis.call('PEXPIRE', KEYS[b], ARGV[b + 2], 'NX') end
-end
-redis.call('INCRBY', KEYS[6], total)
-redis.call('PEXPIRE', KEYS[6], ARGV[9], 'NX')
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+finishHits(buckets, KEYS[6], ARGV[9], total)
 return counts

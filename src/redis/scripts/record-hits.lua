@@ -29,6 +29,7 @@
 -- ARGV[12+7(i-1) …] hit i: path, visitor hash, time (ms since the epoch), method, referrer, user agent,
 --          path as the event keeps it (cut to events.maxPathBytes)
 -- Returns  each hit's path's new all-time count, as ZINCRBY reports it, or -1 if refused, in order
+--- @include "finish-hits"
 local n = tonumber(ARGV[1])
 local buckets = ARGV[4] == '1'
 local visitors = ARGV[8] ~= ''
@@ -44,9 +45,7 @@ for i = 1, n do
   else
     counted = counted + 1
     counts[i] = redis.call('ZINCRBY', KEYS[1], 1, path)
-    if buckets then
-      for b = 3, 5 do redis.call('ZINCRBY', KEYS[b], 1, path) end
-    end
+    if buckets then countInBuckets(path, 1) end
     if visitors and ARGV[at + 1] ~= '' then
       redis.call('PFADD', KEYS[7 + i], ARGV[at + 1])
       redis.call('PEXPIRE', KEYS[7 + i], ARGV[8], 'NX')
@@ -63,10 +62,5 @@ for i = 1, n do
     end
   end
 end
-if buckets then
-  for b = 3, 5 do redis.call('PEXPIRE', KEYS[b], ARGV[b + 2], 'NX') end
-end
-redis.call('INCRBY', KEYS[7], counted)
-redis.call('PEXPIRE', KEYS[7], ARGV[10], 'NX')
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+finishHits(buckets, KEYS[7], ARGV[10], counted)
 return counts
