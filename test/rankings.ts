@@ -66,6 +66,28 @@ for (const shardCount of [1, 3]) {
   });
 }
 
+for (const shardCount of [1, 3]) {
+  test(`${shardCount} shard(s): page and pageWithTotal give ranking()'s rows whole, past the end and over a window too`, async (t) => {
+    const { rankings, count, shards, clock } = await fixture(t, shardCount);
+    const counts: Array<[string, number]> = Array.from({ length: 11 }, (_, i) => [`/api/p${i}`, (i * 7) % 5]);
+    for (const [path, hits] of counts) await count(path, hits);
+    const all = expected(counts);
+    const allTime = shards.map((keys) => keys.hits);
+    t.is(rankings.pageSize, 3);
+    t.deepEqual(await rankings.page(allTime, 0, 3), all.slice(0, 3));
+    t.deepEqual(await rankings.page(allTime, 4, 5), all.slice(4, 9), 'longer than pageSize, still one array');
+    t.deepEqual(await rankings.pageWithTotal(allTime, 9, 3), [all.slice(9), 11], 'the last rows');
+    t.deepEqual(await rankings.pageWithTotal(allTime, 11, 3), [[], 11], 'offset at the end');
+    t.deepEqual(await rankings.pageWithTotal(allTime, 50, 1), [[], 11], 'offset past the end');
+    // A window: /api/old's hits fall before the last hour, so only the all-time page holds it.
+    await count('/api/old', 9, T0 - 3 * MS.hour);
+    clock.time = T0 + 10_000;
+    const lastHour = await rankings.rankingKey({ from: T0 - 30_000 - MS.hour + MS.minute, to: T0 - 30_000 + MS.minute });
+    t.deepEqual(await rankings.pageWithTotal(lastHour, 1, 2), [all.slice(1, 3), 11]);
+    t.deepEqual(await rankings.pageWithTotal(allTime, 0, 2), [[{ path: '/api/old', hits: 9 }, all[0]!], 12]);
+  });
+}
+
 test('sumOf reads across ZMSCORE chunks and shards; paths never counted add 0', async (t) => {
   const { rankings, count, redis, shards } = await fixture(t, 3);
   const pipeline = redis.pipeline();

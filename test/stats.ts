@@ -42,6 +42,10 @@ test('limit and offset page through the ranking; X-Total-Count stays the total',
   const page = await app.http.get('stats?limit=2&offset=1');
   t.deepEqual(page.body, [{ path: '/api/b', hits: 4 }, { path: '/api/c', hits: 3 }]);
   t.is(page.headers['x-total-count'], '5');
+  t.is(page.headers.link, '</stats?limit=2&offset=3>; rel="next"');
+  t.is(page.headers['cache-control'], 'no-store');
+  t.truthy(page.headers['content-length'], 'a short page is answered as one string, not streamed');
+  t.is((await app.http.get('stats?limit=2&offset=3')).headers.link, undefined, 'the last page');
   t.deepEqual((await app.http.get('stats?limit=2')).body, [{ path: '/api/a', hits: 5 }, { path: '/api/b', hits: 4 }]);
   t.deepEqual((await app.http.get('stats?offset=4')).body, [{ path: '/api/e', hits: 1 }]);
   t.deepEqual((await app.http.get('stats?offset=99')).body, []);
@@ -61,7 +65,11 @@ test('a ranking longer than a page is streamed page by page and equals ZREVRANGE
   t.is(all.headers['content-length'], undefined, 'streamed, not buffered');
   t.deepEqual(all.body, await zrevrange(app));
   const window = await app.http.get<Row[]>('stats?offset=5&limit=30');
+  t.is(window.headers['content-length'], undefined, 'longer than a page: streamed');
   t.deepEqual(window.body, (await zrevrange(app)).slice(5, 35));
+  const short = await app.http.get<Row[]>('stats?offset=5&limit=7');
+  t.truthy(short.headers['content-length'], 'a page of statsPageSize rows: one string');
+  t.deepEqual(short.body, (await zrevrange(app)).slice(5, 12));
 });
 
 const badParams: Array<[query: string, error: string]> = [

@@ -8,7 +8,7 @@ import { ServiceUnavailableError } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
 import type { Scripts } from '../redis/scripts.js';
 import { unavailable } from '../redis/unavailable.js';
-import { mergeSorted, rankedBefore } from './merge.js';
+import { mergedPages } from './merged-pages.js';
 import { groupByShard, shardOf } from './shards.js';
 
 export interface PathHits {
@@ -216,24 +216,23 @@ export class Rankings {
   async *ranking(page: Page, ranking?: Ranking): AsyncGenerator<PathHits[]> {
     const keys = ranking ?? this.#shards.map((shard) => shard.hits);
     if (keys.length === 1) return yield* this.#rankingOf(keys[0]!, page);
-    const { offset, limit } = page;
-    const { pageSize } = this.#o;
-    const merged = mergeSorted(keys.map((key) => this.#rowsOf(key)), rankedBefore);
-    let skipped = 0;
-    let taken = 0;
-    let rows: PathHits[] = [];
-    for await (const row of merged) {
-      if (skipped < offset) { skipped++; continue; }
-      if (limit !== undefined && taken >= limit) break;
-      rows.push(row);
-      taken++;
-      if (rows.length === pageSize) { yield rows; rows = []; }
-    }
-    if (rows.length > 0) yield rows;
+    yield* mergedPages(keys.map((key) => this.#rankingOf(key, { offset: 0 })), page, this.#o.pageSize);
   }
 
-  async *#rowsOf(key: string): AsyncGenerator<PathHits> {
-    for await (const rows of this.#rankingOf(key, { offset: 0 })) yield* rows;
+  /** Rows per ZREVRANGE: a page of at most this many is read at once (see page). */
+  get pageSize(): number { return this.#o.pageSize; }
+
+  /** One page of ranking(), whole: one ZREVRANGE with one shard; with more, ranking()'s merge, every shard's first read sent at once. */
+  async page(ranking: Ranking, offset: number, limit: number): Promise<PathHits[]> {
+    if (ranking.length === 1) return pairs(await this.#o.redis.zrevrange(ranking[0]!, offset, offset + limit - 1, 'WITHSCORES').catch(unavailable));
+    const rows: PathHits[] = [];
+    for await (const page of this.ranking({ offset, limit }, ranking)) rows.push(...page);
+    return rows;
+  }
+
+  /** page() and distinctPaths() with their commands sent together: one round trip, not two. */
+  pageWithTotal(ranking: Ranking, offset: number, limit: number): Promise<[rows: PathHits[], total: number]> {
+    return Promise.all([this.page(ranking, offset, limit), this.distinctPaths(ranking)]);
   }
 
   async *#rankingOf(key: string, { offset, limit }: Page): AsyncGenerator<PathHits[]> {
