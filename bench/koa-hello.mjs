@@ -6,3 +6,5 @@ app.use((ctx) => {
   ctx.body = 'Hello World';
 });
 app.listen(Number(process.env.PORT), '127.0.0.1');
+// Exits normally on SIGTERM so that node --cpu-prof writes its profile (npm run bench:profile -- --server bench/koa-hello.mjs).
+process.on('SIGTERM', () => process.exit(0));

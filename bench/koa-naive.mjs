@@ -17,3 +17,5 @@ router.get('/health', (ctx) => {
 const app = new Koa();
 app.use(router.routes());
 app.listen(Number(process.env.PORT), '127.0.0.1');
+// Exits normally on SIGTERM so that node --cpu-prof writes its profile (npm run bench:profile -- --server bench/koa-naive.mjs).
+process.on('SIGTERM', () => process.exit(0));

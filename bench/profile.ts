@@ -1,4 +1,4 @@
-// npm run bench:profile [-- --duration 10 --connections 50 --paths 100000 --env EVENTS_ENABLED=false]
+// npm run bench:profile [-- --duration 10 --connections 50 --paths 100000 --env EVENTS_ENABLED=false --server bench/koa-naive.mjs]
 // Where a hit's CPU time goes: runs the built server under `node --cpu-prof` (1 worker, default
 // settings unless --env says otherwise), loads /api/* with autocannon, stops it with SIGTERM so V8
 // writes the profile, and sums self time by where the code lives (our src/, each package, Node's
@@ -16,6 +16,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     paths: { type: 'string', default: '100000' },
     env: { type: 'string', multiple: true, default: [] },
+    // Another server to profile the same way, for comparison: bench/koa-hello.mjs or bench/koa-naive.mjs.
+    server: { type: 'string', default: 'dist/server.js' },
   },
 });
 const extraEnv = Object.fromEntries(values.env.map((pair) => pair.split('=', 2) as [string, string]));
@@ -74,9 +76,10 @@ await build();
 const { redis, cleanup } = await startRedis();
 const profileDir = await mkdtemp(join(tmpdir(), 'hitcounter-profile-'));
 try {
-  const server = await startNode('dist/server.js', {
+  const ours = values.server === 'dist/server.js';
+  const server = await startNode(values.server, {
     REDIS_URL: redis.url, RATE_LIMITS: UNLIMITED, WORKERS: '1', ...extraEnv,
-  }, '/health', ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+  }, ours ? '/health' : '/', ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
   const vocabulary = Number(values.paths);
   const result = await autocannon({
     url: server.url,
@@ -88,7 +91,7 @@ try {
   const [file] = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('the server wrote no .cpuprofile');
   const summary = {
-    command: `npm run bench:profile -- --duration ${values.duration} --connections ${values.connections} --paths ${values.paths}${values.env.map((e) => ` --env ${e}`).join('')}`,
+    command: `npm run bench:profile --${ours ? '' : ` --server ${values.server}`} --duration ${values.duration} --connections ${values.connections} --paths ${values.paths}${values.env.map((e) => ` --env ${e}`).join('')}`,
     machine: machine(),
     date: new Date().toISOString(),
     requests: result.requests.total,
@@ -98,7 +101,7 @@ try {
   console.log(`${summary.requests} requests, ${summary.rps} req/s, ${summary.busyMs} ms busy in the server's main thread`);
   console.table(summary.byOwner);
   console.table(summary.byFunction);
-  const out = `results/profile-${summary.date.slice(0, 10)}.json`;
+  const out = `results/profile-${summary.date.slice(0, 10)}${ours ? '' : `-${values.server.replace(/^.*\/|\.\w+$/g, '')}`}.json`;
   await writeFile(new URL(out, import.meta.url), `${JSON.stringify(summary, null, 2)}\n`);
   console.log(`written to bench/${out}`);
 } finally {

@@ -1,5 +1,6 @@
 // npm run bench [-- --duration 5 --rounds 3 --connections 50 --paths 100000 --stats-paths 1000000 --out file.json]
 // npm run bench -- --cluster: /api/* on a local Redis Cluster with 2 workers, 1 shard vs 3 (bench/cluster.ts)
+// npm run bench -- --only api: phase 1 and its targets alone, to measure a change to the hit path
 // npm run bench -- --smoke --duration 0.5: every phase, as short as it goes (the test suite's check that the script runs)
 // The whole benchmark, in one process tree on loopback, about a minute with the defaults:
 // 1. /api/* with random paths from a large vocabulary, on each server configuration, on a bare
@@ -18,7 +19,7 @@ import got from 'got';
 import { Redis } from 'ioredis';
 import type { JobReport } from '../src/loadgen/jobs.js';
 import { build, interleaved, machine, measure, median, rssBytes, startNode, startRedis, UNLIMITED, type Child, type Measurement } from './lib.js';
-import { judge, type StatsRates } from './targets.js';
+import { apiTargets, judge, type StatsRates } from './targets.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     // Every phase, each as short as it goes: only that the script runs (test/bench.ts). Its
     // figures mean nothing.
     smoke: { type: 'boolean', default: false },
+    // `api`: only phase 1 and its targets, for measuring a change to the hit path quickly.
+    only: { type: 'string' },
   },
 });
 const duration = Number(values.duration);
@@ -68,6 +71,7 @@ async function main(): Promise<void> {
     ];
     const api = await interleaved(targets, { path: randomHit, connections, duration, rounds, warmup });
     console.table(api);
+    if (values.only === 'api') return console.table(apiTargets(api));
     for (const { child } of targets.slice(3)) await child.stop();
 
     // ---- 2. /stats?limit=100 next to /api on the same server, at 1,000 and at 1,000,000 paths ----

@@ -39,6 +39,17 @@ function row(target: string, figure: number, comparison: '≤' | '≥', bound: n
  * measured: a target without its figure must not read as met.
  */
 export function judge(api: readonly ApiRow[], stats: readonly StatsRates[], exact: boolean): TargetRow[] {
+  const rows = apiTargets(api);
+  for (const { paths, statsRps, apiRps } of stats) {
+    rows.push(row(`/stats?limit=100 at ${paths.toLocaleString('en-US')} paths: req/s vs /api on the same server`, statsRps / apiRps, '≥', 0.5));
+  }
+  // Not a ratio: every load-generator run of the bench counted exactly its successes.
+  rows.push({ target: 'exactness: counted == succeeded in every load-generator run of the bench', figure: exact ? 1 : 0, bound: '= 1', verdict: exact ? 'met' : 'missed' });
+  return rows;
+}
+
+/** The targets of the /api phase alone (npm run bench -- --only api). */
+export function apiTargets(api: readonly ApiRow[]): TargetRow[] {
   const of = (server: string) => {
     const found = api.find((r) => r.server === server);
     if (!found) throw new Error(`bench targets: no measurement of "${server}"`);
@@ -56,10 +67,5 @@ export function judge(api: readonly ApiRow[], stats: readonly StatsRates[], exac
     row('write-behind: req/s vs bare Koa', of(SERVERS.writeBehind).rps / koa.rps, '≥', 0.9),
     row('2 workers: CPU µs per hit vs 1 worker', of(SERVERS.twoWorkers).cpuUsPerRequest / defaults.cpuUsPerRequest, '≤', 1.1),
   ];
-  for (const { paths, statsRps, apiRps } of stats) {
-    rows.push(row(`/stats?limit=100 at ${paths.toLocaleString('en-US')} paths: req/s vs /api on the same server`, statsRps / apiRps, '≥', 0.5));
-  }
-  // Not a ratio: every load-generator run of the bench counted exactly its successes.
-  rows.push({ target: 'exactness: counted == succeeded in every load-generator run of the bench', figure: exact ? 1 : 0, bound: '= 1', verdict: exact ? 'met' : 'missed' });
   return rows;
 }
