@@ -124,8 +124,13 @@ export function createApp(deps: AppDeps): HitcounterApp {
   const loadgenSecret = deps.loadgenSecret ?? randomUUID();
   app.use(rateLimits({ redis: redis.client, keys, limits: settings.rateLimits, loadgenSecret }));
 
+  // /api/* has a router of its own, first: a hit is matched against one route, not against every
+  // route of the product (the main router tests each of its layers for every request).
+  const apiRouter = new Router({ sensitive: true });
+  api.mount(apiRouter, { store, bots, clock, visitors, hashVisitorsLater: settings.writeBehind.enabled, api: settings.api, events: settings.events });
+  app.use(apiRouter.routes());
+
   const router = new Router({ sensitive: true });
-  api.mount(router, { store, bots, clock, visitors, hashVisitorsLater: settings.writeBehind.enabled, api: settings.api, events: settings.events });
   stats.mount(router, { store, bots, clock, admin, reader });
   loadtest.mount(router, { settings, jobs, seedSource: deps.seedSource ?? randomSeed, admin, reader, loadgenSecret });
   events.mount(router, { log: new EventLog(redis.client, shards.map((shard) => shard.events)), enabled: settings.events.enabled, reader });

@@ -16,7 +16,14 @@ export interface ClientIpOptions {
 
 /** Sets ctx.ip (Koa's request.ip) to the resolved client address; must run before anything reads it. */
 export function clientIp({ trustProxy, trustedProxies }: ClientIpOptions): Middleware {
-  const trust = proxyaddr.compile(trustProxy ? [...trustedProxies] : []);
+  // Without trusted proxies the peer is the client: no header to parse for every request.
+  if (!trustProxy) {
+    return function peerIsClient(ctx, next) {
+      ctx.request.ip = ctx.req.socket.remoteAddress ?? '';
+      return next();
+    };
+  }
+  const trust = proxyaddr.compile([...trustedProxies]);
   return function resolveClientIp(ctx, next) {
     ctx.request.ip = proxyaddr(ctx.req, trust) || '';
     return next();

@@ -35,17 +35,25 @@ declare module 'koa' {
 const CLIENT_ID = /^[\w.:-]{1,128}$/;
 
 /**
- * Gives each request an id, echoed in X-Request-Id, and a logger that stamps it on every line.
- * The child logger is made on first use: most requests (every successful hit) never log.
+ * A request's state, with its logger made on first use: most requests (every successful hit)
+ * never log, and a getter on the prototype costs nothing per request until it is read.
  */
+class RequestState {
+  #log: Logger | undefined;
+  constructor(private readonly logger: Logger, private readonly reqId: string) {}
+  get log(): Logger {
+    return (this.#log ??= this.logger.child({ reqId: this.reqId }));
+  }
+}
+
+/** Gives each request an id, echoed in X-Request-Id, and a logger that stamps it on every line. */
 export function requestContext(logger: Logger): Middleware {
   const accessLog = logger.isLevelEnabled('debug');
   return async function withRequestId(ctx, next) {
     const given = ctx.get('X-Request-Id');
     const reqId = given !== '' && CLIENT_ID.test(given) ? given : randomUUID();
     ctx.set('X-Request-Id', reqId);
-    let child: Logger | undefined;
-    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= logger.child({ reqId })), configurable: true });
+    ctx.state = new RequestState(logger, reqId);
     if (!accessLog) return next();
     const started = performance.now();
     try {

@@ -1,7 +1,7 @@
 // Unique visitors without storing who they are (Plausible's model): a visitor is a hash of the
 // client IP and User-Agent with a salt that changes every day. Salts live in Redis for two days
 // (every replica hashes alike) and are then gone, so no stored hash can be tied back to an IP.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { bucketId, floorTo } from './buckets.js';
 import type { Keys } from '../redis/keys.js';
@@ -13,8 +13,9 @@ const SALT_TTL_MS = 2 * 86_400_000;
 export const visitorIdentity = (ip: string, userAgent: string): string => `${ip}\n${userAgent}`;
 
 /** 16 hex digits, the same for one identity all (UTC) day, unrelated the next day. */
+// crypto.hash is the one-shot form: no Hash object per hit.
 export const hashVisitor = (salt: string, identity: string): string =>
-  createHash('sha256').update(`${salt}\n${identity}`).digest('hex').slice(0, 16);
+  hash('sha256', `${salt}\n${identity}`, 'hex').slice(0, 16);
 
 export class VisitorHasher {
   readonly #salts = new Map<string, string>();
@@ -54,8 +55,12 @@ export class VisitorHasher {
 
   /** The visitor's hash for the day holding `time`. */
   async hash(time: number, ip: string, userAgent: string): Promise<string> {
-    const day = this.#dayOf(time);
-    const salt = this.#salts.get(day) ?? (await this.#salt(day));
-    return hashVisitor(salt, visitorIdentity(ip, userAgent));
+    return this.hashNow(time, ip, userAgent) ?? hashVisitor(await this.#salt(this.#dayOf(time)), visitorIdentity(ip, userAgent));
+  }
+
+  /** The visitor's hash, when the day's salt is already in memory (nearly always): no await per hit. */
+  hashNow(time: number, ip: string, userAgent: string): string | undefined {
+    const salt = this.#salts.get(this.#dayOf(time));
+    return salt === undefined ? undefined : hashVisitor(salt, visitorIdentity(ip, userAgent));
   }
 }

@@ -19,9 +19,10 @@ export interface Group {
   path: string;
   time: number;
   count: number;
-  visitors: Set<string>;
+  /** Made with the group's first visitor: without visitors, a group is three fields. */
+  visitors?: Set<string>;
   /** Identities whose hash waits for the day's salt (see #hashVisitors). */
-  unhashed: Set<string>;
+  unhashed?: Set<string>;
 }
 
 export interface WriteBehindOptions {
@@ -43,7 +44,8 @@ export interface WriteBehindOptions {
 const MAX_LAST_KNOWN = 100_000;
 
 export class WriteBehind {
-  readonly #pending = new Map<string, Group>();
+  // Per minute, per path: no key string to build for every hit.
+  readonly #pending = new Map<number, Map<string, Group>>();
   // The last all-time totals flushes returned, for the counts write-behind answers with.
   readonly #lastKnown = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
@@ -54,30 +56,33 @@ export class WriteBehind {
 
   /** Sums the hit and returns the path's count as this process knows it, without waiting. */
   record(hit: Hit): number {
-    const time = Math.floor(hit.time / 60_000) * 60_000;
-    const key = `${time}|${hit.path}`;
-    let group = this.#pending.get(key);
-    if (!group) this.#pending.set(key, (group = { path: hit.path, time, count: 0, visitors: new Set(), unhashed: new Set() }));
+    const group = this.#groupOf(hit.time - (hit.time % 60_000), hit.path);
     group.count++;
-    if (hit.visitor) group.visitors.add(hit.visitor);
-    if (hit.unhashedVisitor !== undefined) group.unhashed.add(hit.unhashedVisitor);
+    if (hit.visitor) (group.visitors ??= new Set()).add(hit.visitor);
+    if (hit.unhashedVisitor !== undefined) (group.unhashed ??= new Set()).add(hit.unhashedVisitor);
     return (this.#lastKnown.get(hit.path) ?? 0) + group.count;
+  }
+
+  #groupOf(time: number, path: string): Group {
+    let paths = this.#pending.get(time);
+    if (!paths) this.#pending.set(time, (paths = new Map()));
+    let group = paths.get(path);
+    if (!group) paths.set(path, (group = { path, time, count: 0 }));
+    return group;
   }
 
   /** Puts a group back to be sent with the next flush (not sent, or found not applied). */
   requeue(group: Group): void {
-    const key = `${group.time}|${group.path}`;
-    const pending = this.#pending.get(key);
-    if (!pending) return void this.#pending.set(key, group);
+    const pending = this.#groupOf(group.time, group.path);
     pending.count += group.count;
-    for (const visitor of group.visitors) pending.visitors.add(visitor);
-    for (const identity of group.unhashed) pending.unhashed.add(identity);
+    if (group.visitors) for (const visitor of group.visitors) (pending.visitors ??= new Set()).add(visitor);
+    if (group.unhashed) for (const identity of group.unhashed) (pending.unhashed ??= new Set()).add(identity);
   }
 
   /** Hits acknowledged and not yet known to be in Redis. */
   get pendingHits(): number {
     let count = 0;
-    for (const group of this.#pending.values()) count += group.count;
+    for (const paths of this.#pending.values()) for (const group of paths.values()) count += group.count;
     for (const item of this.o.ledger.items()) if (item.kind === 'flushed') count += item.group.count;
     return count;
   }
@@ -91,17 +96,19 @@ export class WriteBehind {
   async #hashVisitors(groups: Group[]): Promise<void> {
     const hasher = this.o.visitors;
     for (const group of groups) {
-      if (group.unhashed.size === 0 || !hasher) continue;
+      if (!group.unhashed || !hasher) continue;
       const salt = await hasher.saltAt(group.time);
-      for (const identity of group.unhashed) group.visitors.add(hashVisitor(salt, identity));
-      group.unhashed.clear();
+      const visitors = (group.visitors ??= new Set());
+      for (const identity of group.unhashed) visitors.add(hashVisitor(salt, identity));
+      group.unhashed = undefined;
     }
   }
 
   async flush(): Promise<void> {
     if (this.#pending.size === 0) return;
-    // Sorted by minute, so that each call of add-hits.lua covers one minute's bucket keys.
-    const groups = [...this.#pending.values()].sort((a, b) => a.time - b.time);
+    // Minute by minute, so that each call of add-hits.lua covers one minute's bucket keys.
+    const groups: Group[] = [];
+    for (const minute of [...this.#pending.keys()].sort((a, b) => a - b)) for (const group of this.#pending.get(minute)!.values()) groups.push(group);
     this.#pending.clear();
     try {
       await this.#hashVisitors(groups);

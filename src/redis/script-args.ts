@@ -48,13 +48,18 @@ export interface RecordedHit {
 /** record-hits.lua: hits of one second, in sequence order. */
 export function recordHitsArgs(call: HitCall & { events: string; maxEvents: number; hits: readonly RecordedHit[] }): ScriptArgs {
   const { keys, lifetimes, hits } = call;
-  const keyList = [keys.hits, keys.sequence, keys.minute, keys.hour, keys.day, call.events, keys.second];
-  if (lifetimes.visitors !== undefined) for (const hit of hits) keyList.push(keys.visitorsOf(hit.path));
-  const args: ScriptArgs = [keyList.length, ...keyList, hits.length, call.lastSeq, ...shared(lifetimes), call.maxEvents, lifetimes.second, call.maxPaths];
-  // Without events only path and visitor are read: the other five are sent empty.
+  const visitors = lifetimes.visitors !== undefined;
+  // Pushed one by one, not spread: this runs for every batch of hits, and spreads allocate.
+  const args: ScriptArgs = [visitors ? 7 + hits.length : 7, keys.hits, keys.sequence, keys.minute, keys.hour, keys.day, call.events, keys.second];
+  if (visitors) for (const hit of hits) args.push(keys.visitorsOf(hit.path));
+  args.push(hits.length, call.lastSeq);
+  pushShared(args, lifetimes);
+  args.push(call.maxEvents, lifetimes.second, call.maxPaths);
+  // Without events only path and visitor are sent. The event's path is sent only when it differs
+  // from the path (cut): fewer bytes per hit.
   for (const hit of hits) {
-    if (call.maxEvents > 0) args.push(hit.path, hit.visitor, Math.floor(hit.time), hit.method, hit.referrer, hit.userAgent, hit.eventPath ?? hit.path);
-    else args.push(hit.path, hit.visitor, '', '', '', '', '');
+    if (call.maxEvents > 0) args.push(hit.path, hit.visitor, Math.floor(hit.time), hit.method, hit.referrer, hit.userAgent, hit.eventPath === undefined || hit.eventPath === hit.path ? '' : hit.eventPath);
+    else args.push(hit.path, hit.visitor);
   }
   return args;
 }
@@ -62,7 +67,8 @@ export function recordHitsArgs(call: HitCall & { events: string; maxEvents: numb
 export interface HitGroup {
   path: string;
   count: number;
-  visitors: ReadonlySet<string>;
+  /** The group's visitor hashes; none: undefined. */
+  visitors?: ReadonlySet<string>;
 }
 
 /** add-hits.lua (write-behind): groups of one minute, in sequence order; past maxPaths, new paths count under `overflow`. */
@@ -70,14 +76,19 @@ export function addHitsArgs(call: HitCall & { overflow: string; groups: readonly
   const { keys, lifetimes, groups } = call;
   const keyList = [keys.hits, keys.sequence, keys.minute, keys.hour, keys.day, keys.second];
   if (lifetimes.visitors !== undefined) for (const group of groups) keyList.push(keys.visitorsOf(group.path));
-  const args: ScriptArgs = [keyList.length, ...keyList, groups.length, call.lastSeq, ...shared(lifetimes), lifetimes.second, call.maxPaths, call.overflow];
-  for (const group of groups) args.push(group.path, group.count, group.visitors.size, ...group.visitors);
+  const args: ScriptArgs = [keyList.length, ...keyList, groups.length, call.lastSeq];
+  pushShared(args, lifetimes);
+  args.push(lifetimes.second, call.maxPaths, call.overflow);
+  for (const group of groups) {
+    args.push(group.path, group.count, group.visitors?.size ?? 0);
+    if (group.visitors) for (const visitor of group.visitors) args.push(visitor);
+  }
   return args;
 }
 
 // ARGV[3] to ARGV[8], the same in both scripts.
-function shared({ sequence, buckets, visitors }: HitKeyLifetimes): ScriptArgs {
-  return [sequence, buckets ? '1' : '0', buckets?.minute ?? 0, buckets?.hour ?? 0, buckets?.day ?? 0, visitors ?? ''];
+function pushShared(args: ScriptArgs, { sequence, buckets, visitors }: HitKeyLifetimes): void {
+  args.push(sequence, buckets ? '1' : '0', buckets?.minute ?? 0, buckets?.hour ?? 0, buckets?.day ?? 0, visitors ?? '');
 }
 
 /** retract-hit.lua: takes back one hit counted at `time` in the ranking (and buckets, when `inBuckets`). */

@@ -96,7 +96,7 @@ export function mount(router: Router, { store, bots, clock, visitors, hashVisito
         method: ctx.method,
         referrer: cutUtf8(ctx.get('Referer'), maxReferrerBytes),
         userAgent: cutUtf8(userAgent, maxUserAgentBytes),
-        visitor: visitors && !later ? await visitors.hash(time, ctx.ip, userAgent) : '',
+        visitor: visitors && !later ? visitors.hashNow(time, ctx.ip, userAgent) ?? await visitors.hash(time, ctx.ip, userAgent) : '',
         unhashedVisitor: later ? visitorIdentity(ctx.ip, userAgent) : undefined,
         eventPath: cutUtf8(path, maxPathBytes),
       });

@@ -3,7 +3,9 @@
 -- minute/hour/day buckets, the day's visitors HyperLogLog of the path and the event stream (each
 -- optional); and adds the batch to its second's counter, which the live feed (GET /stats/stream)
 -- samples. One call per batch instead of one per hit is what keeps Redis's and the client's
--- CPU per hit low; atomicity means a batch is applied whole or not at all.
+-- CPU per hit low; atomicity means a batch is applied whole or not at all. The hits of one path
+-- are counted together, by one ZINCRBY by k (in the ranking and in each bucket) and one PFADD,
+-- and each hit is still answered with its own running total: T-k+1 … T.
 -- It also records, for the sending connection, the sequence number of the batch's last hit: if the
 -- connection dies or a call times out before its reply arrives, the server reads it back to learn
 -- exactly which of its unanswered hits Redis applied (one connection's commands apply in order, so
@@ -26,8 +28,9 @@
 -- ARGV[11] the most distinct paths KEYS[1] may hold, or '0' for no cap: a hit of a path not in it
 --          while it holds that many is refused (counted nowhere, -1 in the reply). Checked here, in
 --          the one atomic call, so the cap is exact however many hits race for the last places.
--- ARGV[12+7(i-1) …] hit i: path, visitor hash, time (ms since the epoch), method, referrer, user agent,
---          path as the event keeps it (cut to events.maxPathBytes)
+-- ARGV[12+f(i-1) …] hit i, f fields. With the event log (f = 7): path, visitor hash, time (ms since
+--          the epoch), method, referrer, user agent, and the path as the event keeps it when cut to
+--          events.maxPathBytes ('' when it is the whole path). Without (f = 2): path, visitor hash.
 -- Returns  each hit's path's new all-time count, as ZINCRBY reports it, or -1 if refused, in order
 --- @include "finish-hits"
 local n = tonumber(ARGV[1])
@@ -35,23 +38,47 @@ local buckets = ARGV[4] == '1'
 local visitors = ARGV[8] ~= ''
 local events = ARGV[9] ~= '0'
 local maxPaths = tonumber(ARGV[11])
-local counts = {}
-local counted = 0
+local f = events and 7 or 2
+
+-- The batch's paths in order of first appearance, each with its number of hits k.
+local order, of = {}, {}
 for i = 1, n do
-  local at = 12 + (i - 1) * 7
-  local path = ARGV[at]
+  local path = ARGV[12 + (i - 1) * f]
+  local entry = of[path]
+  if entry then
+    entry.k = entry.k + 1
+  else
+    of[path] = { k = 1, seen = 0, key = KEYS[7 + i], visitors = {} }
+    order[#order + 1] = path
+  end
+end
+
+-- Each path counted once, by k. A new path past the cap is refused with all its hits (-1).
+local counted = 0
+for _, path in ipairs(order) do
+  local entry = of[path]
   if maxPaths > 0 and redis.call('ZCARD', KEYS[1]) >= maxPaths and not redis.call('ZSCORE', KEYS[1], path) then
+    entry.total = -1
+  else
+    entry.total = tonumber(redis.call('ZINCRBY', KEYS[1], entry.k, path))
+    counted = counted + entry.k
+    if buckets then countInBuckets(path, entry.k) end
+  end
+end
+
+-- Each hit in order: its own running total, its visitor, its event.
+local counts = {}
+for i = 1, n do
+  local at = 12 + (i - 1) * f
+  local entry = of[ARGV[at]]
+  if entry.total < 0 then
     counts[i] = -1
   else
-    counted = counted + 1
-    counts[i] = redis.call('ZINCRBY', KEYS[1], 1, path)
-    if buckets then countInBuckets(path, 1) end
-    if visitors and ARGV[at + 1] ~= '' then
-      redis.call('PFADD', KEYS[7 + i], ARGV[at + 1])
-      redis.call('PEXPIRE', KEYS[7 + i], ARGV[8], 'NX')
-    end
+    entry.seen = entry.seen + 1
+    counts[i] = entry.total - entry.k + entry.seen
+    if visitors and ARGV[at + 1] ~= '' then entry.visitors[#entry.visitors + 1] = ARGV[at + 1] end
     if events then
-      local fields = { 't', ARGV[at + 2], 'method', ARGV[at + 3], 'path', ARGV[at + 6], 'status', '200',
+      local fields = { 't', ARGV[at + 2], 'method', ARGV[at + 3], 'path', ARGV[at + 6] ~= '' and ARGV[at + 6] or ARGV[at], 'status', '200',
                        'referrer', ARGV[at + 4], 'ua', ARGV[at + 5], 'visitor', ARGV[at + 1] }
       -- Entry ids follow the hit's own clock when they can; a clock behind the stream's last id
       -- (another replica's skew) falls back to Redis's time rather than failing the hit.
@@ -59,6 +86,16 @@ for i = 1, n do
       if type(added) == 'table' and added.err then
         redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], '*', unpack(fields))
       end
+    end
+  end
+end
+
+if visitors then
+  for _, path in ipairs(order) do
+    local entry = of[path]
+    if #entry.visitors > 0 then
+      redis.call('PFADD', entry.key, unpack(entry.visitors))
+      redis.call('PEXPIRE', entry.key, ARGV[8], 'NX')
     end
   end
 end
