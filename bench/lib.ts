@@ -84,10 +84,21 @@ async function childPids(pid: number): Promise<number[]> {
   return text.trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
-export interface Measurement { rps: number; p50: number; p99: number; cpuUsPerRequest: number }
+export interface Measurement {
+  rps: number;
+  p50: number;
+  p99: number;
+  cpuUsPerRequest: number;
+  /** Redis's CPU µs per request over the same run (0 without redisPid): what the hit path costs on the other side. */
+  redisCpuUsPerRequest: number;
+}
 
-/** autocannon against `target` for `duration` s, with the target's CPU µs per request; any non-2xx fails it. */
-export async function measure(target: Child, options: { path: () => string; connections: number; duration: number }): Promise<Measurement> {
+/**
+ * autocannon against `target` for `duration` s, with the target's CPU µs per request and, given
+ * redisPid, Redis's; any non-2xx fails it.
+ */
+export async function measure(target: Child, options: { path: () => string; connections: number; duration: number; redisPid?: number }): Promise<Measurement> {
+  const redisBefore = options.redisPid ? await cpuMicros(options.redisPid) : 0;
   const cpuBefore = await cpuMicros(target.child.pid!);
   const result = await autocannon({
     url: target.url,
@@ -96,31 +107,32 @@ export async function measure(target: Child, options: { path: () => string; conn
     requests: [{ setupRequest: (request) => ({ ...request, path: options.path() }) }],
   });
   const cpu = (await cpuMicros(target.child.pid!)) - cpuBefore;
+  const redisCpu = options.redisPid ? (await cpuMicros(options.redisPid)) - redisBefore : 0;
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return { rps: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99, cpuUsPerRequest: cpu / result.requests.total };
+  return { rps: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99, cpuUsPerRequest: cpu / result.requests.total, redisCpuUsPerRequest: redisCpu / result.requests.total };
 }
 
-export interface ApiRow { server: string; rps: number; p50: number; p99: number; cpuUsPerRequest: number; rpsVsKoa: number; cpuVsKoa: number }
+export interface ApiRow { server: string; rps: number; p50: number; p99: number; cpuUsPerRequest: number; redisCpuUsPerRequest: number; rpsVsKoa: number; cpuVsKoa: number }
 
 /**
  * Loads every target with `path()`, interleaved (A B C, A B C, …) over `rounds` after a warm-up
  * each (`warmup` s, 1 by default), and returns their medians with the ratios to the first target
  * (the baseline).
  */
-export async function interleaved(targets: Array<{ name: string; child: Child }>, options: { path: () => string; connections: number; duration: number; rounds: number; warmup?: number }): Promise<ApiRow[]> {
-  const { path, connections, duration, rounds, warmup = 1 } = options;
+export async function interleaved(targets: Array<{ name: string; child: Child }>, options: { path: () => string; connections: number; duration: number; rounds: number; warmup?: number; redisPid?: number }): Promise<ApiRow[]> {
+  const { path, connections, duration, rounds, warmup = 1, redisPid } = options;
   for (const { child } of targets) await measure(child, { path, connections, duration: warmup });
   const samples = new Map<string, Measurement[]>(targets.map((t) => [t.name, []]));
   for (let round = 1; round <= rounds; round++) {
     for (const { name, child } of targets) {
-      const m = await measure(child, { path, connections, duration });
+      const m = await measure(child, { path, connections, duration, redisPid });
       samples.get(name)!.push(m);
       console.error(`round ${round}: ${name}: ${Math.round(m.rps)} req/s, ${m.cpuUsPerRequest.toFixed(1)} µs CPU/request`);
     }
   }
   const summarize = (name: string) => {
     const ms = samples.get(name)!;
-    return { rps: Math.round(median(ms.map((m) => m.rps))), p50: median(ms.map((m) => m.p50)), p99: median(ms.map((m) => m.p99)), cpuUsPerRequest: Math.round(median(ms.map((m) => m.cpuUsPerRequest)) * 10) / 10 };
+    return { rps: Math.round(median(ms.map((m) => m.rps))), p50: median(ms.map((m) => m.p50)), p99: median(ms.map((m) => m.p99)), cpuUsPerRequest: Math.round(median(ms.map((m) => m.cpuUsPerRequest)) * 10) / 10, redisCpuUsPerRequest: Math.round(median(ms.map((m) => m.redisCpuUsPerRequest)) * 10) / 10 };
   };
   const base = summarize(targets[0]!.name);
   return targets.map(({ name }) => {

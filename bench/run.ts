@@ -4,8 +4,8 @@
 // npm run bench -- --smoke --duration 0.5: every phase, as short as it goes (the test suite's check that the script runs)
 // The whole benchmark, in one process tree on loopback, about a minute with the defaults:
 // 1. /api/* with random paths from a large vocabulary, on each server configuration, on a bare
-//    Koa hello-world and on a naive Koa + ZINCRBY counter, interleaved round after round: median req/s, p50, p99, CPU µs per request,
-//    and the ratios to bare Koa.
+//    Koa hello-world and on a naive Koa + ZINCRBY counter, interleaved round after round: median req/s, p50, p99, CPU µs per request
+//    of the server and of Redis, and the ratios to bare Koa.
 // 2. GET /stats?limit=100 next to /api on the same server, at 1,000 and at 1,000,000 paths
 //    (--stats-paths), and a full GET /stats of the million (time to first byte, wall time, the
 //    server's peak RSS growth).
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
       { name: 'hitcounter, event log off', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:noevents:', EVENTS_ENABLED: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
       { name: 'hitcounter, counter only', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:counter:', EVENTS_ENABLED: 'false', ANALYTICS_BUCKETS: 'false', ANALYTICS_VISITORS: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
     ];
-    const api = await interleaved(targets, { path: randomHit, connections, duration, rounds, warmup });
+    const api = await interleaved(targets, { path: randomHit, connections, duration, rounds, warmup, redisPid: redis.child.pid });
     console.table(api);
     if (values.only === 'api') return console.table(apiTargets(api));
     for (const { child } of targets.slice(3)) await child.stop();
