@@ -50,6 +50,7 @@ export class Ledger<G> {
   readonly #seqs: number[] = [];
   readonly #epochShard = new Map<string, number>();
   #retracted = 0;
+  #closed = false;
   #timer: NodeJS.Timeout | undefined;
   #reconciling: Promise<void> | undefined;
   // Each connection is an epoch with its own sequence numbers: a new one starts when the old closes.
@@ -74,7 +75,7 @@ export class Ledger<G> {
     // failover moves the shard to another node without the client as a whole closing, and hits
     // numbered on in the same epoch there would make "applied up to N" wrong.
     if (epoch === this.#epochs[shard]) this.#roll(shard);
-    this.#timer ??= setInterval(() => void this.reconcile(), RECONCILE_EVERY_MS).unref();
+    if (!this.#closed) this.#timer ??= setInterval(() => void this.reconcile(), RECONCILE_EVERY_MS).unref();
   }
 
   /** Hits answered 503 (or write-behind groups sent) whose fate Redis has not told yet. */
@@ -84,6 +85,11 @@ export class Ledger<G> {
 
   items(): Iterable<Unresolved<G>> {
     return this.#unresolved.items();
+  }
+
+  /** Whether the reconcile timer runs: only while something is unresolved, never after close(). */
+  get reconciling(): boolean {
+    return this.#timer !== undefined;
   }
 
   /** Hits taken back since start-up: applied by Redis after their client was answered 503. */
@@ -161,6 +167,8 @@ export class Ledger<G> {
 
   /** Stops the reconcile timer and the close listener. Safe to call twice. */
   close(): void {
+    // A batch that times out during shutdown still reaches unknown(): it must not start a timer.
+    this.#closed = true;
     this.#stopTimer();
     this.#o.redis.off('close', this.#onClose);
   }

@@ -48,6 +48,13 @@ export class Sender {
    * call's reply in order, and WAIT's count of replicas (0 when it failed or was not asked for).
    */
   async send(command: 'record_hits' | 'add_hits', hits: number, calls: readonly ScriptArgs[], waitMs?: number): Promise<{ replies: Reply[]; replicas: number }> {
+    // A client closed for good (shutdown) sends nothing, though ioredis words its refusal like the
+    // loss of a command in flight ("Connection is closed."): that would read as unknown, and the
+    // ledger could never resolve it.
+    if (this.redis.status === 'end') {
+      const error = new Error('the Redis client is closed: nothing was sent');
+      return { replies: calls.map(() => ({ ok: false, error, failure: 'not_sent' })), replicas: 0 };
+    }
     const pipeline = this.redis.pipeline();
     for (const args of calls) {
       if (command === 'record_hits') pipeline.hcRecordHits(...args);

@@ -157,8 +157,10 @@ export class WriteBehind {
 
   /** Flushes until nothing is pending (or timeoutMs), for a clean stop. */
   async drain(timeoutMs: number): Promise<void> {
-    const deadline = this.o.clock.now() + timeoutMs;
-    while (this.pendingHits > 0 && this.o.clock.now() < deadline) {
+    // A real wait on real I/O: measured on the real clock, so that an injected one that stands
+    // still cannot hold a stop forever.
+    const deadline = performance.now() + timeoutMs;
+    while (this.pendingHits > 0 && performance.now() < deadline) {
       await this.flush();
       await this.o.ledger.reconcile();
       if (this.pendingHits > 0) await new Promise((resolve) => setTimeout(resolve, 50));
