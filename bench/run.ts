@@ -1,6 +1,7 @@
 // npm run bench [-- --duration 5 --rounds 3 --connections 50 --paths 100000 --stats-paths 1000000 --out file.json]
 // npm run bench -- --cluster: /api/* on a local Redis Cluster with 2 workers, 1 shard vs 3 (bench/cluster.ts)
-// npm run bench -- --only api: phase 1 and its targets alone, to measure a change to the hit path
+// npm run bench -- --only api [--also before=/path/to/other/checkout]: phase 1 and its targets alone, to measure a
+// change to the hit path (--also adds another build's default and counter-only servers to the same rounds)
 // npm run bench -- --smoke --duration 0.5: every phase, as short as it goes (the test suite's check that the script runs)
 // The whole benchmark, in one process tree on loopback, about a minute with the defaults:
 // 1. /api/* with random paths from a large vocabulary, on each server configuration, on a bare
@@ -36,6 +37,9 @@ const { values } = parseArgs({
     smoke: { type: 'boolean', default: false },
     // `api`: only phase 1 and its targets, for measuring a change to the hit path quickly.
     only: { type: 'string' },
+    // `<label>=<dir>`: also measure another build of hitcounter (a checkout with dist/ built), default
+    // settings and counter only, in the same interleaved rounds: before/after figures for a change.
+    also: { type: 'string', multiple: true, default: [] },
   },
 });
 const duration = Number(values.duration);
@@ -69,6 +73,14 @@ async function main(): Promise<void> {
       { name: 'hitcounter, event log off', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:noevents:', EVENTS_ENABLED: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
       { name: 'hitcounter, counter only', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:counter:', EVENTS_ENABLED: 'false', ANALYTICS_BUCKETS: 'false', ANALYTICS_VISITORS: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
     ];
+    for (const [i, pair] of values.also.entries()) {
+      const [label, dir] = pair.split('=', 2) as [string, string];
+      const server = `${dir}/dist/server.js`;
+      targets.push(
+        { name: `${label}: default settings, 1 worker`, child: await start(server, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench:also${i}:`, RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
+        { name: `${label}: counter only`, child: await start(server, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench:also${i}counter:`, EVENTS_ENABLED: 'false', ANALYTICS_BUCKETS: 'false', ANALYTICS_VISITORS: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
+      );
+    }
     const api = await interleaved(targets, { path: randomHit, connections, duration, rounds, warmup, redisPid: redis.child.pid });
     console.table(api);
     if (values.only === 'api') return console.table(apiTargets(api));

@@ -34,6 +34,7 @@ export interface WriterOptions {
 interface PendingHit {
   hit: Hit;
   shard: number;
+  /** Numbered when its batch is sent (see #send), not before. */
   epoch: string;
   seq: number;
   resolve(count: number): void;
@@ -55,8 +56,7 @@ export class Writer {
   record(hit: Hit): Promise<number> {
     return new Promise((resolve, reject) => {
       const shard = this.o.callKeys.length === 1 ? 0 : shardOf(hit.path, this.o.callKeys.length);
-      const { epoch, seq } = this.o.ledger.take(shard);
-      this.#batch.push({ hit, shard, epoch, seq, resolve, reject });
+      this.#batch.push({ hit, shard, epoch: '', seq: 0, resolve, reject });
       if (this.#batch.length === 1) setImmediate(this.#flush);
     });
   }
@@ -65,11 +65,16 @@ export class Writer {
     const batch = this.#batch;
     this.#batch = [];
     // One pipeline per shard: on Redis Cluster a pipeline must stay in one slot.
-    if (this.o.callKeys.length === 1) return void this.#send(0, batch);
-    for (const [shard, hits] of groupByShard(batch, (pending) => pending.shard)) void this.#send(shard, hits);
+    if (this.o.callKeys.length === 1) return this.#dispatch(0, batch);
+    for (const [shard, hits] of groupByShard(batch, (pending) => pending.shard)) this.#dispatch(shard, hits);
   };
 
-  /** Sends hits of one shard, in sequence order. */
+  #dispatch(shard: number, hits: PendingHit[]): void {
+    // #send answers every hit itself; a throw would be a bug, and must still answer them.
+    this.#send(shard, hits).catch((error: Error) => hits.forEach((pending) => pending.reject(error)));
+  }
+
+  /** Sends hits of one shard. */
   async #send(shard: number, batch: PendingHit[]): Promise<void> {
     const { replicatedWithinMs: waitMs, clock } = this.o;
     // WAIT holds the connection until it returns: while a shard has no replica in sync, one batch
@@ -80,6 +85,10 @@ export class Writer {
       for (const pending of batch) pending.reject(error);
       return;
     }
+    // Numbered as it is sent, in the shard's current epoch, so that numbers follow the order of
+    // the writes: a batch sent after an epoch ended (a reply lost) is never numbered in it.
+    const { epoch, seq } = this.o.ledger.take(shard, batch.length);
+    batch.forEach((pending, i) => { pending.epoch = epoch; pending.seq = seq - batch.length + 1 + i; });
     const calls = this.#calls(shard, batch);
     const { replies, replicas } = await this.o.sender.send('record_hits', batch.length, calls.map(({ args }) => args), waitMs);
     // Applied on the master but not known to be on a replica: a failover could still lose it, so
@@ -100,8 +109,7 @@ export class Writer {
 
   /**
    * One script call per run of hits in the same second (their bucket keys and the live feed's
-   * per-second counter), at most MAX_PER_CALL long so that no single call holds Redis for long,
-   * and of one connection epoch (its sequence key).
+   * per-second counter), at most MAX_PER_CALL long so that no single call holds Redis for long.
    */
   #calls(shard: number, batch: PendingHit[]): Array<{ hits: PendingHit[]; args: ScriptArgs }> {
     const { callKeys, lifetimes, maxEvents, maxPathsPerShard } = this.o;
@@ -110,7 +118,7 @@ export class Writer {
       const { hit, epoch } = batch[start]!;
       const second = Math.floor(hit.time / 1000);
       let end = start + 1;
-      while (end < batch.length && end - start < MAX_PER_CALL && batch[end]!.epoch === epoch && Math.floor(batch[end]!.hit.time / 1000) === second) end++;
+      while (end < batch.length && end - start < MAX_PER_CALL && Math.floor(batch[end]!.hit.time / 1000) === second) end++;
       const hits = start === 0 && end === batch.length ? batch : batch.slice(start, end);
       const keys = callKeys[shard]!.at(hit.time, second, epoch);
       const args = recordHitsArgs({ keys, lifetimes, lastSeq: hits[hits.length - 1]!.seq, maxPaths: maxPathsPerShard, events: callKeys[shard]!.keys.events, maxEvents, hits: hits.map((pending) => pending.hit) });
