@@ -79,7 +79,7 @@ try {
   const ours = values.server === 'dist/server.js';
   const server = await startNode(values.server, {
     REDIS_URL: redis.url, RATE_LIMITS: UNLIMITED, WORKERS: '1', ...extraEnv,
-  }, ours ? '/health' : '/', ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+  }, values.server.endsWith('koa-hello.mjs') ? '/' : '/health', ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
   const vocabulary = Number(values.paths);
   const result = await autocannon({
     url: server.url,
