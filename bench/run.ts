@@ -107,8 +107,9 @@ async function main(): Promise<void> {
       const known = () => `/api/stats/p${Math.floor(Math.random() * Math.min(paths, 1000))}`;
       await measure(statsServer, { path: known, connections, duration: warmup });
       const apiRate = await measure(statsServer, { path: known, connections, duration: statsDuration });
-      await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: warmup });
-      top = await measure(statsServer, { path: () => '/stats?limit=100', connections: 10, duration: statsDuration });
+      await measure(statsServer, { path: () => '/stats?limit=100', connections, duration: warmup });
+      // The same concurrency as /api's: the target compares the two rates the server can sustain.
+      top = await measure(statsServer, { path: () => '/stats?limit=100', connections, duration: statsDuration });
       rates.push({ paths, statsRps: top.rps, apiRps: apiRate.rps });
       if (paths !== statsPaths) await statsServer.stop();
     }
