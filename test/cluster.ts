@@ -121,7 +121,7 @@ test('two server processes on REDIS_CLUSTER_NODES share the ranking, and a job s
   const servers = [spawnServer(env), spawnServer(env)];
   t.teardown(() => { for (const server of servers) server.child.kill('SIGKILL'); });
   await Promise.all(servers.map((server) => server.waitFor(/hitcounter is listening/)));
-  const [one, two] = servers.map((server) => got.extend({ prefixUrl: server.url(), throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' }));
+  const [one, two] = servers.map((server) => got.extend({ prefixUrl: server.url(), throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 30_000 }, responseType: 'json' }));
   t.false(/embedded|redis-server/.test(servers[0]!.output()), 'no embedded Redis with cluster nodes set');
 
   for (let i = 0; i < 30; i++) t.is((await (i % 2 ? one! : two!).get(`api/replicas/${i % 6}`)).statusCode, 200);

@@ -61,6 +61,7 @@ test('while Redis is down hits are still acknowledged, and every one is counted 
 });
 
 test('SIGTERM flushes what is pending before the server exits', async (t) => {
+  t.timeout(300_000);
   const redis = await startLocalRedis();
   t.teardown(() => redis.stop());
   const prefix = `test:${randomUUID()}:`;
@@ -69,7 +70,8 @@ test('SIGTERM flushes what is pending before the server exits', async (t) => {
   t.teardown(() => { server.child.kill('SIGKILL'); });
   await server.waitFor(/hitcounter is listening/);
   const base = server.url();
-  for (let i = 0; i < 300; i++) await got(`${base}/api/sigterm/${i % 7}`);
+  // No retry (a retried hit could count twice), and a deadline: a stalled server fails, never hangs.
+  for (let i = 0; i < 300; i++) await got(`${base}/api/sigterm/${i % 7}`, { retry: { limit: 0 }, timeout: { request: 30_000 } });
   const client = new Redis(redis.url);
   t.teardown(() => client.disconnect());
   t.is(await client.zcard(`${prefix}hits`), 0, 'nothing flushed yet');

@@ -4,6 +4,9 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { eventually } from './eventually.js';
 
+// Far longer than any clean stop takes, even on a loaded machine (server.shutdownTimeoutMs is 10 s).
+export const EXIT_DEADLINE_MS = 120_000;
+
 const entry = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
 
 export interface ServerProcess {
@@ -12,8 +15,12 @@ export interface ServerProcess {
   output(): string;
   /** Resolves when a line matching `pattern` has been written; rejects if the server exits first. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
-  /** Resolves with the exit code. */
-  exited: Promise<number | null>;
+  /**
+   * Resolves with the exit code; rejects, with the server's output, if the process has not exited
+   * EXIT_DEADLINE_MS after this is first read (a stop that hangs fails its test instead of holding
+   * the file until ava's timeout).
+   */
+  readonly exited: Promise<number | null>;
   /** The base URL the server logged once listening (PORT defaults to 0: any free port). */
   url(): string;
 }
@@ -30,13 +37,26 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
   const collect = (chunk: Buffer) => { text += chunk.toString(); };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const exit = once(child, 'exit').then(([code]) => code as number | null);
+  let exited: Promise<number | null> | undefined;
   // 'close' comes after the last of the output has been read, unlike 'exit'.
   const closed = once(child, 'close').catch(() => undefined);
   return {
     child,
     output: () => text,
-    exited,
+    get exited() {
+      exited ??= (async () => {
+        let gone = false;
+        void exit.then(() => { gone = true; });
+        try {
+          await eventually(() => gone, { timeoutMs: EXIT_DEADLINE_MS, what: 'the server to exit' });
+        } catch (error) {
+          throw new Error(`${(error as Error).message}; output:\n${text}`);
+        }
+        return exit;
+      })();
+      return exited;
+    },
     url() {
       const match = /"url":"(http:\/\/[^"]+)","msg":"hitcounter is listening"/.exec(text) ?? /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"hitcounter is listening"/.exec(text);
       if (!match) throw new Error(`the server has not logged its URL yet:\n${text}`);
