@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { createApp } from './app.js';
+import { createServices } from './services.js';
 import { loadAdminToken, TOKEN_ENV } from './auth.js';
 import { EmbeddedRedisError, SettingsError } from './errors.js';
 import { createHttpServer } from './http.js';
@@ -92,7 +93,8 @@ async function serve(settings: Readonly<Settings>, logger: Logger, url: string, 
   }
 
   const adminToken = loadAdminToken(settings.auth.tokenFile);
-  const app = createApp({ settings, redis, logger, adminToken, loadgenSecret });
+  const services = createServices(settings, redis, { logger, adminToken, loadgenSecret });
+  const app = createApp(services);
   const server = createHttpServer(app, settings.server);
   try {
     server.listen(settings.server.port, settings.server.host);
@@ -109,19 +111,20 @@ async function serve(settings: Readonly<Settings>, logger: Logger, url: string, 
     stopping = true;
     logger.info({ signal }, 'shutting down: cancelling load tests, finishing in-flight requests');
     // Load tests send to this very server, so they stop first, while it still answers them.
-    await app.stopJobs().catch((error) => logger.error({ err: error }, 'could not record cancelled load tests'));
+    await services.stopJobs().catch((error: unknown) => logger.error({ err: error }, 'could not record cancelled load tests'));
     const force = setTimeout(() => server.closeAllConnections(), settings.server.shutdownTimeoutMs);
     const closed = once(server, 'close');
     // Live feeds (/stats/stream) never end by themselves: ending them lets their connections close.
-    app.closeStreams();
+    services.closeStreams();
     server.close();
     server.closeIdleConnections();
     // Also those still sending their request (or nothing at all), which Node counts as active.
     server.closeQuietConnections();
     await closed;
     clearTimeout(force);
-    // Write-behind: every acknowledged hit reaches Redis before the connection closes.
-    await app.drain(settings.server.shutdownTimeoutMs);
+    // Write-behind's last flush (every acknowledged hit reaches Redis before the connection
+    // closes), then every service's timers and listeners.
+    await services.close();
     await redis.close();
     await onStopped();
     logger.info('stopped');

@@ -6,6 +6,7 @@ import type Router from '@koa/router';
 import test from 'ava';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
+import { createServices } from '../src/services.js';
 import { RedisConnection } from '../src/redis/connection.js';
 import { parseSettings } from '../src/settings.js';
 import { defaultSettingsJson, withApp } from './helpers/app.js';
@@ -129,7 +130,7 @@ function mountedOperations(): Set<string> {
   const settings = parseSettings({ ...defaultSettingsJson(), redis: { ...defaultSettingsJson().redis, url: 'redis://127.0.0.1:1' } });
   // Never connected: building the app only registers its routes.
   const redisConnection = new RedisConnection({ url: 'redis://127.0.0.1:1', commandTimeoutMs: 100, connectTimeoutMs: 100 });
-  const app = createApp({ settings, redis: redisConnection, logger: pino({ level: 'silent' }) });
+  const app = createApp(createServices(settings, redisConnection, { logger: pino({ level: 'silent' }) }));
   const mounted = new Set<string>();
   for (const router of routersOf(app)) {
     for (const layer of router.stack) {
@@ -138,7 +139,6 @@ function mountedOperations(): Set<string> {
       for (const template of openApiTemplates(layer.path)) for (const method of methods) mounted.add(`${method.toUpperCase()} ${template}`);
     }
   }
-  (app as { closeStreams?: () => void }).closeStreams?.();
   redisConnection.client.disconnect();
   return withoutImpliedHead(mounted);
 }

@@ -7,13 +7,12 @@ import test, { type ExecutionContext } from 'ava';
 import got, { type Got } from 'got';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createApp, type AppDeps } from '../../src/app.js';
+import { createApp } from '../../src/app.js';
 import { createHttpServer } from '../../src/http.js';
-import { HitStore, storeSettings } from '../../src/hits/store.js';
+import type { HitStore } from '../../src/hits/store.js';
 import { RedisConnection } from '../../src/redis/connection.js';
-import { createShardKeys, type Keys } from '../../src/redis/keys.js';
-import { loadScripts } from '../../src/redis/scripts.js';
-import { systemClock } from '../../src/clock.js';
+import type { Keys } from '../../src/redis/keys.js';
+import { createServices, type ServiceDeps, type Services } from '../../src/services.js';
 import { parseSettings, SETTINGS_FILE, type Settings } from '../../src/settings.js';
 import { checkContract } from './contract.js';
 import { startRedis, sumOfScores, type TestRedis } from './redis.js';
@@ -41,6 +40,8 @@ export interface TestApp {
   settings: Readonly<Settings>;
   keys: Keys;
   redis: RedisConnection;
+  /** The app's own services (its store among them), for the tests' reads. */
+  services: Services;
   store: HitStore;
   /** Sum of all hits under this app's key. */
   totalHits(): Promise<number>;
@@ -50,7 +51,9 @@ type Tweak = (settings: Settings) => void;
 
 export interface StartOptions {
   tweak?: Tweak;
-  deps?: Partial<AppDeps>;
+  deps?: Partial<ServiceDeps>;
+  /** Settings made whole elsewhere (a Redis Cluster's: see cluster.ts), used as they are. */
+  settings?: Settings;
 }
 
 /** An app on the given Redis, or on this test file's shared Redis (see sharedRedis) without one. */
@@ -69,42 +72,41 @@ export async function startApp(t: ExecutionContext, urlOrOptions?: string | Star
   // Tests compare scrapes taken moments apart; one that tests the cache sets its own.
   json.metrics.cacheMs = 0;
   options.tweak?.(json);
-  const settings = parseSettings(json);
+  const settings = options.settings ?? parseSettings(json);
 
-  const redis = new RedisConnection({ url: redisUrl, commandTimeoutMs: settings.redis.commandTimeoutMs, connectTimeoutMs: settings.redis.connectTimeoutMs, name: 'hitcounter-test' });
+  const redis = new RedisConnection({ url: settings.redis.url, clusterNodes: settings.redis.cluster.nodes, commandTimeoutMs: settings.redis.commandTimeoutMs, connectTimeoutMs: settings.redis.connectTimeoutMs, name: 'hitcounter-test' });
   await redis.connect();
-  const app = createApp({ settings, redis, logger: pino({ level: 'silent' }), ...options.deps });
-  const server = createHttpServer(app, settings.server);
+  const services = createServices(settings, redis, { logger: pino({ level: 'silent' }), ...options.deps });
+  const server = createHttpServer(createApp(services), settings.server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const shards = createShardKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key }, settings.redis.shards);
-  const keys = shards[0]!;
 
+  // server.ts's order: load tests first (they send to this server), then the server, then the
+  // services (write-behind's last flush, timers, listeners), then Redis.
   t.teardown(async () => {
-    await app.stopJobs();
+    await services.stopJobs();
+    services.closeStreams();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
-    if (redis.status === 'ready') {
+    await services.close();
+    // On a cluster KEYS would ask one node only: cluster tests' keys go with their cluster.
+    if (redis.status === 'ready' && !redis.isCluster) {
       const doomed = await redis.client.keys(`${settings.redis.keyPrefix}*`);
       if (doomed.length > 0) await redis.client.del(...doomed);
     }
     await redis.close();
   });
 
-  // A second store on the same connection, for the tests' own reads.
-  const store = new HitStore({
-    redis: redis.client, keys, shards, scripts: loadScripts(redis.client), clock: systemClock, logger: pino({ level: 'silent' }),
-    ...storeSettings(settings),
-  });
   return {
     url,
     // Every response is checked against src/openapi.json (see contract.ts).
     http: got.extend({ prefixUrl: url, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json', hooks: { afterResponse: [checkContract] } }),
     settings,
-    keys,
+    keys: services.keys,
     redis,
-    store,
-    totalHits: () => sumOfScores(redis.client, keys.hits),
+    services,
+    store: services.store,
+    totalHits: () => sumOfScores(redis.client, services.keys.hits),
   };
 }
 

@@ -9,17 +9,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import getPort, { portNumbers } from 'get-port';
 import { Redis } from 'ioredis';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { ExecutionContext } from 'ava';
-import got, { type Got } from 'got';
+import type { Got } from 'got';
 import { pino } from 'pino';
-import { createApp } from '../../src/app.js';
-import { createHttpServer } from '../../src/http.js';
-import { RedisConnection } from '../../src/redis/connection.js';
+import type { RedisConnection } from '../../src/redis/connection.js';
 import { ensureRedisServer } from '../../src/redis/embedded.js';
 import { parseSettings, type Settings } from '../../src/settings.js';
-import { defaultSettingsJson, PATIENT_LOADGEN_MS } from './app.js';
+import { defaultSettingsJson, PATIENT_LOADGEN_MS, startApp } from './app.js';
 import { eventually } from './eventually.js';
 
 export interface ClusterNode {
@@ -111,19 +108,8 @@ export function clusterSettings(cluster: TestCluster, { shards = 1, durability =
   return parseSettings(json);
 }
 
-/** An app (a replica) on the cluster through RedisConnection's Cluster client, on an ephemeral port. */
+/** An app (a replica) on the cluster through RedisConnection's Cluster client, on an ephemeral port: startApp's, contract check included. */
 export async function startClusterApp(t: ExecutionContext, settings: Settings): Promise<{ url: string; http: Got; redis: RedisConnection; settings: Settings }> {
-  const redis = new RedisConnection({ url: '', clusterNodes: settings.redis.cluster.nodes, commandTimeoutMs: settings.redis.commandTimeoutMs, connectTimeoutMs: settings.redis.connectTimeoutMs });
-  await redis.connect();
-  const app = createApp({ settings, redis, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
-  const server = createHttpServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(async () => {
-    await app.stopJobs();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    await redis.close();
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, http: got.extend({ prefixUrl: url, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' }), redis, settings };
+  const { url, http, redis } = await startApp(t, { settings, deps: { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) } });
+  return { url, http, redis, settings };
 }
