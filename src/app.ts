@@ -62,6 +62,9 @@ export function createApp(services: Services): Koa {
   dashboard.mount(router);
   metricsRoute.mount(router, { metrics, reader });
 
+  // The route groups that label the HTTP metrics of requests no route matched: this router's,
+  // read at request time. /api/* is its own group, matched by its own router.
+  metrics.groupsFrom(router);
   app.use(router.routes());
   // Sets Allow and 405/501 on a known path with an unknown method; errorHandler words the error.
   app.use(router.allowedMethods());

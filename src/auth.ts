@@ -5,7 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Middleware } from 'koa';
 import { ForbiddenError, SettingsError, UnauthorizedError } from './errors.js';
-import { isLoopbackHost } from './loadgen/target.js';
+import { isLoopbackHost } from './loopback.js';
 
 export const TOKEN_ENV = 'HITCOUNTER_ADMIN_TOKEN';
 

@@ -4,14 +4,11 @@ import type { Redis } from 'ioredis';
 import type { Middleware } from 'koa';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { TooManyRequestsError } from './errors.js';
-import { isLoopbackHost } from './loadgen/target.js';
+import { isLoopbackHost, LOADGEN_HEADER } from './loopback.js';
 import type { Keys } from './redis/keys.js';
 import type { Settings } from './settings.js';
 
 export type RouteGroup = keyof Settings['rateLimits'];
-
-/** The header the built-in load generator sends, with a per-process secret, to be let through. */
-export const LOADGEN_HEADER = 'x-hitcounter-loadgen';
 
 // The router is not strict about trailing slashes (`/stats/` is `/stats`), and the reads include
 // their variants (`/stats.csv`, `/stats/path/…`, `/stats/stream`, `/events…`): a limit must not
@@ -44,7 +41,7 @@ export function rateLimits({ redis, keys, limits, loadgenSecret }: RateLimitDeps
     groups.set(group, windows.map(({ points, durationSeconds }) => ({
       points,
       durationSeconds,
-      limiter: new RateLimiterRedis({ storeClient: redis, keyPrefix: `${keys.prefix}hitcounter:ratelimit:${group}:${durationSeconds}`, points, duration: durationSeconds }),
+      limiter: new RateLimiterRedis({ storeClient: redis, keyPrefix: keys.rateLimit(group, durationSeconds), points, duration: durationSeconds }),
     })));
   }
 

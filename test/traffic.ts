@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { SECOND_COUNTER_TTL_MS, TrafficSampler, type SamplerTimers, type TrafficEvent, type TrafficPoint } from '../src/analytics/traffic.js';
-import { createShardKeys, type Keys } from '../src/redis/keys.js';
+import { TrafficSampler, type SamplerTimers, type TrafficEvent, type TrafficPoint } from '../src/analytics/traffic.js';
+import { createShardKeys, SECOND_COUNTER_TTL_MS, type Keys } from '../src/redis/keys.js';
 import { ManualClock } from './helpers/clock.js';
 import { eventually } from './helpers/eventually.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';

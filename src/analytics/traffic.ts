@@ -7,8 +7,6 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
 import type { Keys } from '../redis/keys.js';
 
-/** How long Redis keeps a second's counter: longer than the backlog, so a new sampler can fill it. */
-export const SECOND_COUNTER_TTL_MS = 10 * 60_000;
 /** Seconds a new listener gets at once, so that a fresh page draws a curve straight away. */
 export const BACKLOG_SECONDS = 300;
 // A second is read again for this long after it ended, and sent again if it changed: hits of a

@@ -4,7 +4,7 @@
 // is emptied each window, so it never holds more than one window's client IPs.
 // With server.workers > 1, each worker keeps its own count: a client may get up to that many times
 // the points (a keep-alive connection stays on one worker, so most get about the points).
-import { isLoopbackHost } from '../loadgen/target.js';
+import { isLoopbackHost } from '../loopback.js';
 
 export interface FloodLimit {
   points: number;

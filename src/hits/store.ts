@@ -7,10 +7,9 @@
 // - rankings.ts: every read; reset.ts: DELETE /stats
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { SECOND_COUNTER_TTL_MS } from '../analytics/traffic.js';
 import type { VisitorHasher } from '../analytics/visitors.js';
 import type { Clock } from '../clock.js';
-import type { Keys } from '../redis/keys.js';
+import { SECOND_COUNTER_TTL_MS, type Keys } from '../redis/keys.js';
 import type { HitKeyLifetimes } from '../redis/script-args.js';
 import type { Scripts } from '../redis/scripts.js';
 import type { Settings } from '../settings.js';

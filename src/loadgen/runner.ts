@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import got, { type Got } from 'got';
 import pLimit from 'p-limit';
 import type { Clock } from '../clock.js';
-import { LOADGEN_HEADER } from '../ratelimit.js';
+import { LOADGEN_HEADER } from '../loopback.js';
 import { PathGenerator, seededIndexSource, type Distribution, type PathPick } from './paths.js';
 import { LoadRecorder, type LoadReport, type Progress, type RunDescription } from './report.js';
 import { openStep, type OpenSchedule } from './schedule.js';

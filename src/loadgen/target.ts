@@ -1,16 +1,8 @@
 // Where the load generator may send traffic: this server, or another server on loopback.
 // Never a third party, so the generator can't be turned into an attack tool.
-import { isIP } from 'node:net';
+import { isLoopbackHost } from '../loopback.js';
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
-
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  if (isIP(host) === 6) return host === '::1' || /^::ffff:127\./.test(host);
-  return false;
-}
 
 /** Parses a loopback http(s) base URL, or returns undefined when it is anything else. */
 export function loopbackUrl(raw: string): string | undefined {

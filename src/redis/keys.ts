@@ -48,8 +48,13 @@ export interface Keys {
   readonly events: string;
   /** Sorted set: a window's ranking, cached for a few seconds. */
   window(from: number, to: number): string;
-  /** String: how many hits were counted in one second (epoch seconds), for the live feed; lives a few minutes. */
+  /** String: how many hits were counted in one second (epoch seconds), for the live feed; lives SECOND_COUNTER_TTL_MS. */
   second(epochSecond: number): string;
+  /**
+   * The key prefix of one rate-limit window of a route group (rate-limiter-flexible appends the
+   * client's IP): `<prefix>hitcounter:ratelimit:<group>:<seconds>`.
+   */
+  rateLimit(group: string, durationSeconds: number): string;
   /** Sorted set: member = load-test job id, score = creation time (ms). Lists the jobs. */
   readonly jobs: string;
   /** Sorted set: member = id of a running job, score = when its lease expires (ms). Caps running jobs. */
@@ -65,6 +70,12 @@ export interface Keys {
   /** String: written (1 s TTL) by /health to learn whether Redis takes writes again after refusing them. */
   readonly probe: string;
 }
+
+/**
+ * How long Redis keeps a second's counter (keys.second), set by the scripts that count hits:
+ * longer than the live feed's backlog (analytics/traffic.ts), so a new sampler can fill it.
+ */
+export const SECOND_COUNTER_TTL_MS = 10 * 60_000;
 
 export function createKeys({ prefix, hits, tag }: KeyOptions): Keys {
   const ranking = tag === undefined ? `${prefix}${hits}` : `${prefix}{${tag}}`;
@@ -87,6 +98,7 @@ export function createKeys({ prefix, hits, tag }: KeyOptions): Keys {
     events: `${tagged}:events`,
     window: (from: number, to: number) => `${tagged}:window:${from}:${to}`,
     second: (epochSecond: number) => `${tagged}:second:${epochSecond}`,
+    rateLimit: (group: string, durationSeconds: number) => `${prefix}hitcounter:ratelimit:${group}:${durationSeconds}`,
     jobs,
     runningJobs: `${jobs}:running`,
     job: (id: string) => `${jobs}:${id}`,

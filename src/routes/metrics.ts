@@ -9,8 +9,6 @@ export interface MetricsDeps {
 }
 
 export function mount(router: Router, { metrics, reader }: MetricsDeps): void {
-  // The router is read at request time, so routes mounted after this one still name their groups.
-  metrics.groupsFrom(router);
 
   // GET /metrics
   // Prometheus text exposition (0.0.4): HTTP requests, hits, Redis, load tests, Node process.
