@@ -4,8 +4,9 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { HttpError } from '../src/errors.js';
+import { customRange } from '../src/routes/ranges.js';
 import {
-  bucketId, bucketsAt, cover, customRange, MS, series, windowRange, WINDOWS, type Bucket, type Range, type Retention,
+  bucketId, bucketsAt, cover, MS, series, windowRange, WINDOWS, type Bucket, type Range, type Retention,
 } from '../src/analytics/buckets.js';
 
 const iso = (text: string) => Date.parse(text);

@@ -1,7 +1,5 @@
 // Time buckets: every hit also counts in a per-minute, a per-hour and a per-day sorted set, named
 // by the UTC start of the bucket. This module is pure: times in, bucket names and covers out.
-import { BadRequestError } from '../errors.js';
-
 export const GRANULARITIES = ['minute', 'hour', 'day'] as const;
 export type Granularity = (typeof GRANULARITIES)[number];
 
@@ -86,29 +84,6 @@ export function windowRange(name: Exclude<WindowName, 'all'>, now: number, reten
  */
 export function keptRange(now: number, retention: Retention): Range {
   return { from: Math.ceil((now - retention.day) / MS.day) * MS.day, to: floorTo(now, 'minute') + MS.minute };
-}
-
-/** A query parameter holding an ISO 8601 instant, as ms since the epoch; undefined when absent. */
-export function instantParam(name: string, raw: unknown): number | undefined {
-  if (raw === undefined) return undefined;
-  const time = typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(raw) ? Date.parse(raw) : NaN;
-  if (Number.isNaN(time)) throw new BadRequestError(`Expected \`${name}\` to be an ISO 8601 instant such as 2026-11-24T08:00:00Z`);
-  return time;
-}
-
-/** Parses ?from=&to= ISO 8601 instants into a range whose cover exists, or says why not. */
-export function customRange(rawFrom: unknown, rawTo: unknown, now: number, retention: Retention): Range {
-  if (rawFrom === undefined || rawTo === undefined) throw new BadRequestError('Expected both `from` and `to`');
-  const from = instantParam('from', rawFrom)!;
-  const to = instantParam('to', rawTo)!;
-  if (from >= to) throw new BadRequestError('Expected `from` to be before `to`');
-  if (!cover(from, to, now, retention)) {
-    throw new BadRequestError(
-      'Expected `from` and `to` on bucket boundaries that are still kept: whole minutes for the last ' +
-      `${retention.minute / MS.hour} h, whole hours for the last ${retention.hour / MS.day} days, whole days before that`,
-    );
-  }
-  return { from, to };
 }
 
 /** Every bucket of one granularity from the one holding `from` up to `to`, for a zero-filled series. */

@@ -1,12 +1,11 @@
 // The event log: one entry per hit, newest first.
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import { instantParam } from '../analytics/buckets.js';
 import type { EventLog, EventQuery } from '../analytics/events.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { csvBody } from './csv.js';
 import { integerParam, rejectUnknown } from './params.js';
-import { prefixParam, type Query } from './ranges.js';
+import { instantParam, prefixParam, type Query } from './ranges.js';
 
 export interface EventsDeps {
   log: EventLog;
