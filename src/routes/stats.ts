@@ -5,8 +5,8 @@ import type { Middleware } from 'koa';
 import { bucketId, GRANULARITIES, keptRange, MS, series, type Granularity, type Range } from '../analytics/buckets.js';
 import type { Clock } from '../clock.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
-import { underPrefix } from '../hits/normalize.js';
-import type { HitStore, PathHits, Ranking } from '../hits/store.js';
+import { countUnder, pagesUnder, pageUnder } from '../hits/under-prefix.js';
+import type { HitStore, PathHits } from '../hits/store.js';
 import { csvBody } from './csv.js';
 import { booleanParam, enumParam, integerParam, rejectUnknown } from './params.js';
 import { prefixParam, rangeParam } from './ranges.js';
@@ -41,24 +41,6 @@ async function* flatten<T>(pages: AsyncIterable<T[]>): AsyncGenerator<T> {
   for await (const rows of pages) yield* rows;
 }
 
-/** The ranking's pages restricted to a prefix, with offset and limit counted among matches. */
-async function* filtered(pages: AsyncIterable<PathHits[]>, prefix: string, offset: number, limit: number | undefined): AsyncGenerator<PathHits[]> {
-  let skipped = 0;
-  let taken = 0;
-  for await (const rows of pages) {
-    const page: PathHits[] = [];
-    for (const row of rows) {
-      if (!underPrefix(row.path, prefix)) continue;
-      if (skipped < offset) { skipped++; continue; }
-      if (limit !== undefined && taken >= limit) break;
-      page.push(row);
-      taken++;
-    }
-    yield page;
-    if (limit !== undefined && taken >= limit) return;
-  }
-}
-
 /** Day ids whose visitor HyperLogLogs cover a range: all kept days for all time. */
 function visitorDays(range: Range | undefined, now: number, keptMs: number): string[] {
   const span = range ?? { from: now - keptMs, to: now + 1 };
@@ -86,7 +68,7 @@ export function mount(router: Router, { store, bots, clock, admin, reader }: Sta
     const now = clock.now();
     const range = rangeParam(query, now, source.retention());
 
-    const key = await source.rankingKey(range);
+    const ranking = await source.rankingKey(range);
     const setHeaders = (total: number) => {
       ctx.set('X-Total-Count', String(total));
       ctx.set('Cache-Control', 'no-store');
@@ -96,18 +78,21 @@ export function mount(router: Router, { store, bots, clock, admin, reader }: Sta
         ctx.set('Link', `<${ctx.path}?${next}>; rel="next"`);
       }
     };
-    // A page of at most one Redis read: page and count in one round trip, answered as one string,
-    // without the stream machinery: what the dashboard's pages and the benchmark ask for.
-    if (limit !== undefined && limit <= source.pageSize && prefix === undefined && !csv && !uniques) {
-      const [rows, total] = await source.pageWithTotal(key, offset, limit);
+    // A short page is read whole and answered as one string, without the stream machinery: what
+    // the dashboard's pages and the benchmark ask for. Without a prefix it is one round trip (the
+    // page and its total); with one, one pass over the ranking that counts and keeps the page.
+    if (limit !== undefined && limit <= source.pageSize && !csv && !uniques) {
+      const { rows, total } = prefix === undefined
+        ? await source.pageWithTotal(ranking, offset, limit).then(([page, count]) => ({ rows: page, total: count }))
+        : await pageUnder(source, ranking, prefix, offset, limit);
       setHeaders(total);
       ctx.type = 'application/json';
       ctx.body = `[${rows.map(rowJson).join(',')}]`;
       return;
     }
-    setHeaders(prefix === undefined ? await source.distinctPaths(key) : await countUnder(source, key, prefix));
-
-    const ranked = prefix === undefined ? source.ranking({ offset, limit }, key) : filtered(source.ranking({ offset: 0 }, key), prefix, offset, limit);
+    // Longer answers stream; the total comes first (a header), so a prefix costs a counting pass.
+    setHeaders(prefix === undefined ? await source.distinctPaths(ranking) : await countUnder(source, ranking, prefix));
+    const ranked = prefix === undefined ? source.ranking({ offset, limit }, ranking) : pagesUnder(source, ranking, prefix, offset, limit);
     const days = visitorDays(range, now, source.visitorRetentionMs());
     const pages = uniques ? withVisitors(source, ranked, days) : ranked;
 
@@ -176,12 +161,6 @@ export function mount(router: Router, { store, bots, clock, admin, reader }: Sta
   router.delete('/stats', admin, async (ctx) => {
     ctx.body = { deletedKeys: await store.reset() + (bots ? await bots.reset() : 0) };
   });
-}
-
-async function countUnder(store: HitStore, key: Ranking, prefix: string): Promise<number> {
-  let count = 0;
-  for await (const rows of store.ranking({ offset: 0 }, key)) for (const row of rows) if (underPrefix(row.path, prefix)) count++;
-  return count;
 }
 
 async function* withVisitors(store: HitStore, pages: AsyncIterable<PathHits[]>, days: string[]): AsyncGenerator<Row[]> {
