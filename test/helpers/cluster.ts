@@ -1,98 +1,14 @@
-// A real Redis Cluster on loopback for the tests (and the cluster bench): 3 masters and 3
-// replicas, each a `redis-server --cluster-enabled yes` process in its own temporary directory,
-// joined with `redis-cli --cluster create … --cluster-replicas 1 --cluster-yes`. It is ready once
-// every node reports cluster_state:ok and every replica is in sync; stop() kills every node and
-// removes the directories.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import getPort, { portNumbers } from 'get-port';
-import { Redis } from 'ioredis';
+// The local Redis Cluster (scripts/local-cluster.ts, shared with the cluster bench) and apps on it.
 import { randomUUID } from 'node:crypto';
 import type { ExecutionContext } from 'ava';
 import type { Got } from 'got';
 import { pino } from 'pino';
+import type { TestCluster } from '../../scripts/local-cluster.js';
 import type { RedisConnection } from '../../src/redis/connection.js';
-import { ensureRedisServer } from '../../src/redis/embedded.js';
 import { parseSettings, type Settings } from '../../src/settings.js';
 import { defaultSettingsJson, PATIENT_LOADGEN_MS, startApp } from './app.js';
-import { eventually } from './eventually.js';
 
-export interface ClusterNode {
-  port: number;
-  process: ChildProcess;
-  /** kill -9, as a crash would. */
-  kill(): void;
-}
-
-export interface TestCluster {
-  /** host:port of every node, for ioredis's Cluster or REDIS_CLUSTER_NODES. */
-  nodes: Array<{ host: string; port: number }>;
-  members: ClusterNode[];
-  stop(): Promise<void>;
-}
-
-// Each node also listens on its port + 10000 (the cluster bus), so ports stay below 55536.
-const PORTS = portNumbers(20_000, 30_000);
-const NODE_TIMEOUT_MS = 2000;
-
-// Every probe opens a connection: every 100 ms is often enough.
-const waitFor = (what: string, check: () => Promise<boolean>) => eventually(check, { timeoutMs: 120_000, intervalMs: 100, what });
-
-async function probe<T>(port: number, ask: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    return await ask(redis);
-  } finally {
-    redis.disconnect();
-  }
-}
-
-export async function startCluster(): Promise<TestCluster> {
-  const binary = await ensureRedisServer(console.error);
-  const cli = join(dirname(binary), 'redis-cli');
-  const root = await mkdtemp(join(tmpdir(), 'hitcounter-cluster-'));
-  const members: ClusterNode[] = [];
-  const stop = async () => {
-    for (const member of members) member.kill();
-    await Promise.all(members.map((m) => (m.process.exitCode === null && m.process.signalCode === null ? new Promise((resolve) => m.process.once('exit', resolve)) : undefined)));
-    await rm(root, { recursive: true, force: true });
-  };
-  try {
-    for (let i = 0; i < 6; i++) {
-      const port = await getPort({ port: PORTS, exclude: members.map((m) => m.port) });
-      const dir = join(root, String(port));
-      await mkdir(dir);
-      const child = spawn(binary, [
-        '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-        '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(NODE_TIMEOUT_MS),
-        '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--daemonize', 'no',
-      ], { stdio: 'ignore' });
-      members.push({ port, process: child, kill: () => { if (child.exitCode === null) child.kill('SIGKILL'); } });
-    }
-    for (const { port } of members) await waitFor(`redis-server on ${port}`, () => probe(port, async (r) => (await r.ping()) === 'PONG'));
-    const created = spawnSync(cli, ['--cluster', 'create', ...members.map((m) => `127.0.0.1:${m.port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8' });
-    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${created.stdout}${created.stderr}`);
-    for (const { port } of members) {
-      await waitFor(`cluster_state:ok on ${port}`, () => probe(port, async (r) => (await r.cluster('INFO')).includes('cluster_state:ok')));
-    }
-    // Ready also means replicated: every master has its replica attached and in sync, so WAIT,
-    // and a failover, have a replica to count on.
-    for (const { port } of members) {
-      await waitFor(`the replica of ${port} in sync`, () => probe(port, async (r) => {
-        const info = await r.info('replication');
-        return info.includes('role:slave') ? /master_link_status:up/.test(info) : /connected_slaves:1/.test(info) && /slave0:.*state=online/.test(info);
-      }));
-    }
-    return { nodes: members.map((m) => ({ host: '127.0.0.1', port: m.port })), members, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
+export { startCluster, type ClusterNode, type TestCluster } from '../../scripts/local-cluster.js';
 
 /** Settings for an app on `cluster`, with its own key prefix and no rate limits. */
 export function clusterSettings(cluster: TestCluster, { shards = 1, durability = 'local', replicationTimeoutMs = 200 }: { shards?: number; durability?: 'local' | 'replicated'; replicationTimeoutMs?: number } = {}): Settings {
