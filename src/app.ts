@@ -49,7 +49,7 @@ export function createApp(services: Services): Koa {
   // /api/* has a router of its own, first: a hit is matched against one route, not against every
   // route of the product (the main router tests each of its layers for every request).
   const apiRouter = new Router({ sensitive: true });
-  api.mount(apiRouter, { store, bots, clock, visitors, hashVisitorsLater: settings.writeBehind.enabled, api: settings.api, events: settings.events });
+  api.mount(apiRouter, { store, bots, clock, visitors, writeBehind: settings.writeBehind.enabled, api: settings.api, events: settings.events });
   app.use(apiRouter.routes());
 
   const router = new Router({ sensitive: true });

@@ -1,4 +1,5 @@
 // The counting endpoint. Each method of api.countMethods counts one hit; OPTIONS answers Allow.
+import { setImmediate as endOfTurn } from 'node:timers/promises';
 import type Router from '@koa/router';
 import { isbot } from 'isbot';
 import { visitorIdentity, type VisitorHasher } from '../analytics/visitors.js';
@@ -23,8 +24,11 @@ export interface ApiDeps {
   clock: Clock;
   /** Absent when analytics.visitors is off. */
   visitors?: VisitorHasher;
-  /** Write-behind: the store hashes visitors when it flushes, so that a hit never waits on Redis for the salt. */
-  hashVisitorsLater?: boolean;
+  /**
+   * Write-behind: the store hashes visitors when it flushes, so that a hit never waits on Redis
+   * for the salt; and hits are answered at the end of the event-loop turn (see below).
+   */
+  writeBehind?: boolean;
   api: Settings['api'];
   /** What an event entry keeps of the path, Referer and User-Agent. */
   events: Pick<Settings['events'], 'maxPathBytes' | 'maxReferrerBytes' | 'maxUserAgentBytes'>;
@@ -44,7 +48,7 @@ export function cutUtf8(path: string, maxBytes: number): string {
   return bytes.subarray(0, end).toString('utf8');
 }
 
-export function mount(router: Router, { store, bots, clock, visitors, hashVisitorsLater = false, api, events }: ApiDeps): void {
+export function mount(router: Router, { store, bots, clock, visitors, writeBehind = false, api, events }: ApiDeps): void {
   const counted = new Set<string>(api.countMethods);
   const allow = [...api.countMethods, 'OPTIONS'].join(', ');
   const flood = api.floodLimit.points > 0 ? new FloodGuard(api.floodLimit, () => clock.now()) : undefined;
@@ -87,7 +91,7 @@ export function mount(router: Router, { store, bots, clock, visitors, hashVisito
       throw new ForbiddenError('Hits from bots are not counted (api.bots: refuse)');
     }
     const counter = bot ? bots! : store;
-    const later = visitors !== undefined && hashVisitorsLater;
+    const later = visitors !== undefined && writeBehind;
     let hits: number;
     try {
       hits = await counter.record({
@@ -105,6 +109,11 @@ export function mount(router: Router, { store, bots, clock, visitors, hashVisito
       if (typeof refusal === 'string') ctx.state.refusal = refusal;
       throw error;
     }
+    // Write-behind answers without waiting on Redis, so each answer would leave alone, one write and
+    // one wake-up of the client's side per hit. Answered at the end of the turn instead, the turn's
+    // answers leave together, as the durable path's do after each batch's reply: measured with
+    // npm run bench:profile -- --env WRITE_BEHIND=true, 79 → 54 µs of main thread per hit.
+    if (writeBehind) await endOfTurn();
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { path, hits };
   });
