@@ -84,7 +84,8 @@ export class RedisConnection {
       // node still connecting is refused: connect to every master now, and to each node that
       // joins later (a promoted replica), before hits need them.
       const cluster = this.client as unknown as Cluster;
-      cluster.on('+node', (node: Redis) => { node.ping().catch(() => {}); });
+      // Not once the client is closing: a node opened then would outlive the close.
+      cluster.on('+node', (node: Redis) => { if (!this.closing) node.ping().catch(() => {}); });
       await Promise.all(cluster.nodes('master').map((node) => node.ping()));
     }
   }
