@@ -6,7 +6,7 @@ import type { PathHits, Ranking, Rankings } from './rankings.js';
 
 /**
  * One page of the matches and how many there are in all, in one pass over the ranking: the
- * page is kept (at most `limit` rows), everything else only counted.
+ * page is kept (at most `limit` rows; 0 to only count), everything else only counted.
  */
 export async function pageUnder(rankings: Rankings, ranking: Ranking, prefix: string, offset: number, limit: number): Promise<{ rows: PathHits[]; total: number }> {
   const rows: PathHits[] = [];
@@ -19,13 +19,6 @@ export async function pageUnder(rankings: Rankings, ranking: Ranking, prefix: st
     }
   }
   return { rows, total };
-}
-
-/** How many paths are under the prefix: a pass of its own, before an answer without limit streams them. */
-export async function countUnder(rankings: Rankings, ranking: Ranking, prefix: string): Promise<number> {
-  let count = 0;
-  for await (const page of rankings.ranking({ offset: 0 }, ranking)) for (const row of page) if (underPrefix(row.path, prefix)) count++;
-  return count;
 }
 
 /** The ranking's pages restricted to the prefix, streamed, with offset and limit counted among matches. */

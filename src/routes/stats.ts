@@ -5,7 +5,7 @@ import type { Middleware } from 'koa';
 import { bucketId, GRANULARITIES, keptRange, MS, series, type Granularity, type Range } from '../analytics/buckets.js';
 import type { Clock } from '../clock.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
-import { countUnder, pagesUnder, pageUnder } from '../hits/under-prefix.js';
+import { pagesUnder, pageUnder } from '../hits/under-prefix.js';
 import type { HitStore, PathHits } from '../hits/store.js';
 import { csvBody } from './csv.js';
 import { booleanParam, enumParam, integerParam, rejectUnknown } from './params.js';
@@ -91,7 +91,7 @@ export function mount(router: Router, { store, bots, clock, admin, reader }: Sta
       return;
     }
     // Longer answers stream; the total comes first (a header), so a prefix costs a counting pass.
-    setHeaders(prefix === undefined ? await source.distinctPaths(ranking) : await countUnder(source, ranking, prefix));
+    setHeaders(prefix === undefined ? await source.distinctPaths(ranking) : (await pageUnder(source, ranking, prefix, 0, 0)).total);
     const ranked = prefix === undefined ? source.ranking({ offset, limit }, ranking) : pagesUnder(source, ranking, prefix, offset, limit);
     const days = visitorDays(range, now, source.visitorRetentionMs());
     const pages = uniques ? withVisitors(source, ranked, days) : ranked;
