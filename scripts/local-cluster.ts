@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import getPort, { portNumbers } from 'get-port';
+import getPort from 'get-port';
 import { Redis } from 'ioredis';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ensureRedisServer } from '../src/redis/embedded.js';
@@ -26,8 +26,13 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-// Each node also listens on its port + 10000 (the cluster bus), so ports stay below 55536.
-const PORTS = portNumbers(20_000, 30_000);
+// Each node also listens on its port + 10000 (the cluster bus), so ports stay below 55536. Drawn at
+// random from the range, each time: two clusters started at once (test files run in parallel)
+// would otherwise both try the range's first free ports.
+const randomPorts = () => Array.from({ length: 50 }, () => 20_000 + Math.floor(Math.random() * 25_000));
+// A node whose port was taken between the check and its start exits at once: it is started again
+// on another port, this many times at most.
+const START_ATTEMPTS = 10;
 const NODE_TIMEOUT_MS = 2000;
 
 // Polls `check` every 100 ms (every probe opens a connection) until it holds, for at most 120 s:
@@ -51,6 +56,32 @@ async function probe<T>(port: number, ask: (redis: Redis) => Promise<T>): Promis
   }
 }
 
+/** One cluster node, answering; started again on another port if its port was taken. */
+async function startNode(binary: string, root: string, taken: number[]): Promise<ClusterNode> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await getPort({ port: randomPorts(), exclude: taken });
+    const dir = join(root, String(port));
+    await mkdir(dir, { recursive: true });
+    const child = spawn(binary, [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+      '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(NODE_TIMEOUT_MS),
+      '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--daemonize', 'no',
+    ], { stdio: 'ignore' });
+    const node = { port, process: child, kill: () => { if (child.exitCode === null) child.kill('SIGKILL'); } };
+    const exited = () => child.exitCode !== null || child.signalCode !== null;
+    // This very process must answer, not another Redis that got the port first.
+    const ours = (info: string) => info.includes(`process_id:${child.pid}\r\n`);
+    try {
+      await waitFor(`redis-server on ${port}`, async () => exited() || ours(await probe(port, (r) => r.info('server'))));
+    } catch (error) {
+      node.kill();
+      throw error;
+    }
+    if (!exited()) return node;
+    if (attempt >= START_ATTEMPTS) throw new Error(`redis-server exited at start ${attempt} times (ports taken?)`);
+  }
+}
+
 export async function startCluster(): Promise<TestCluster> {
   const binary = await ensureRedisServer(console.error);
   const cli = join(dirname(binary), 'redis-cli');
@@ -62,18 +93,7 @@ export async function startCluster(): Promise<TestCluster> {
     await rm(root, { recursive: true, force: true });
   };
   try {
-    for (let i = 0; i < 6; i++) {
-      const port = await getPort({ port: PORTS, exclude: members.map((m) => m.port) });
-      const dir = join(root, String(port));
-      await mkdir(dir);
-      const child = spawn(binary, [
-        '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-        '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(NODE_TIMEOUT_MS),
-        '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--daemonize', 'no',
-      ], { stdio: 'ignore' });
-      members.push({ port, process: child, kill: () => { if (child.exitCode === null) child.kill('SIGKILL'); } });
-    }
-    for (const { port } of members) await waitFor(`redis-server on ${port}`, () => probe(port, async (r) => (await r.ping()) === 'PONG'));
+    for (let i = 0; i < 6; i++) members.push(await startNode(binary, root, members.map((m) => m.port)));
     const created = spawnSync(cli, ['--cluster', 'create', ...members.map((m) => `127.0.0.1:${m.port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8' });
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${created.stdout}${created.stderr}`);
     for (const { port } of members) {

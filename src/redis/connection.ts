@@ -100,10 +100,19 @@ export class RedisConnection {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.client.quit().then(
-      () => undefined,
-      () => this.client.disconnect(),
-    );
+    this.#closing ??= (async () => {
+      await this.client.quit().then(() => undefined, () => this.client.disconnect());
+      if (!this.isCluster) return;
+      // ioredis 5: a slots refresh (slotsRefreshInterval) in flight when quit() ran re-arms its
+      // timer when it completes, whatever the status, and then refreshes every second for good,
+      // keeping the process alive. Callbacks run in order: once that refresh is over (or at once,
+      // with no node left to ask), disconnect() clears the timer it re-armed.
+      const cluster = this.client as unknown as Cluster;
+      await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => {
+        cluster.disconnect();
+        resolve();
+      }));
+    })();
     return this.#closing;
   }
 }
