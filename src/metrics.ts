@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import type { Middleware, ParameterizedContext } from 'koa';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ServiceUnavailableError } from './errors.js';
-import type { HitStore, HitStoreMetrics } from './hits/store.js';
+import { storeFigures, type HitStore, type HitStoreMetrics } from './hits/store.js';
 import type { ExecuteLoad } from './loadgen/thread.js';
 
 const PREFIX = 'hitcounter_';
@@ -147,16 +147,14 @@ export class Metrics {
     this.#router = router;
   }
 
-  /** The store's gauges; the store itself reports its batches to `hitStore`. */
-  /** The stores' figures, summed (two with api.bots "separate"). */
+  /** The stores' figures, summed (see storeFigures); the stores report their batches to `hitStore` themselves. */
   watchStores(stores: readonly HitStore[]): void {
-    const sum = (figure: (store: HitStore) => number) => stores.reduce((total, store) => total + figure(store), 0);
-    new Gauge({ name: `${PREFIX}hits_unresolved`, help: 'Hits answered 503 whose command Redis may still have applied', registers: [this.registry], collect() { this.set(sum((store) => store.unresolved)); } });
-    new Gauge({ name: `${PREFIX}hits_pending`, help: 'Write-behind hits acknowledged but not yet known to be in Redis', registers: [this.registry], collect() { this.set(sum((store) => store.pendingHits)); } });
+    new Gauge({ name: `${PREFIX}hits_unresolved`, help: 'Hits answered 503 whose command Redis may still have applied', registers: [this.registry], collect() { this.set(storeFigures(stores).unresolved); } });
+    new Gauge({ name: `${PREFIX}hits_pending`, help: 'Write-behind hits acknowledged but not yet known to be in Redis', registers: [this.registry], collect() { this.set(storeFigures(stores).pendingHits); } });
     new Counter({
       name: `${PREFIX}hits_retracted_total`, help: 'Hits taken back because Redis applied them after their client was answered 503', registers: [this.registry],
       // The store keeps the running total; a counter can only add, so it is set by reset + inc.
-      collect() { this.reset(); this.inc(sum((store) => store.retracted)); },
+      collect() { this.reset(); this.inc(storeFigures(stores).retracted); },
     });
   }
 

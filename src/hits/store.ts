@@ -190,3 +190,14 @@ export class HitStore extends Rankings {
     this.#ledger.close();
   }
 }
+
+/** The stores' ledger figures, summed (two stores with api.bots "separate"): /health and /metrics report these. */
+export function storeFigures(stores: readonly HitStore[]): { unresolved: number; retracted: number; pendingHits: number } {
+  const figures = { unresolved: 0, retracted: 0, pendingHits: 0 };
+  for (const store of stores) {
+    figures.unresolved += store.unresolved;
+    figures.retracted += store.retracted;
+    figures.pendingHits += store.pendingHits;
+  }
+  return figures;
+}

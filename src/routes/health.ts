@@ -1,7 +1,7 @@
 // Liveness of the server and its Redis.
 import type Router from '@koa/router';
 import type { Clock } from '../clock.js';
-import type { HitStore } from '../hits/store.js';
+import { storeFigures, type HitStore } from '../hits/store.js';
 import type { RedisConnection } from '../redis/connection.js';
 
 export interface HealthDeps {
@@ -12,8 +12,10 @@ export interface HealthDeps {
 }
 
 export function mount(router: Router, { redis, clock, stores }: HealthDeps): void {
-  const sum = (figure: (one: HitStore) => number) => stores.reduce((total, one) => total + figure(one), 0);
-  const figures = () => ({ unresolvedHits: sum((one) => one.unresolved), retractedHits: sum((one) => one.retracted), pendingHits: sum((one) => one.pendingHits) });
+  const figures = () => {
+    const { unresolved, retracted, pendingHits } = storeFigures(stores);
+    return { unresolvedHits: unresolved, retractedHits: retracted, pendingHits };
+  };
   // GET /health
   //   200 {"status": "ok", "redis": {"status": "up", "latencyMs": 0.21}, "unresolvedHits": 0, "retractedHits": 0, "pendingHits": 0}
   //   503 {"status": "down", "redis": {"status": "down", "error": "..."}, "unresolvedHits": 3, "retractedHits": 0, "pendingHits": 0}
