@@ -19,6 +19,7 @@ import autocannon from 'autocannon';
 import got from 'got';
 import { Redis } from 'ioredis';
 import type { JobReport } from '../src/loadgen/jobs.js';
+import { shardKeys } from '../src/redis/keys.js';
 import { build, interleaved, machine, measure, median, rssBytes, startNode, startRedis, UNLIMITED, type Child, type Measurement } from './lib.js';
 import { apiTargets, judge, type StatsRates } from './targets.js';
 
@@ -89,10 +90,12 @@ async function main(): Promise<void> {
     // ---- 2. /stats?limit=100 next to /api on the same server, at 1,000 and at 1,000,000 paths ----
     const client = new Redis(redis.url);
     const seed = async (prefix: string, paths: number) => {
+      // The ranking of a server with default settings (redis.key `hits`, one shard) under that prefix.
+      const ranking = shardKeys({ prefix, hits: 'hits' }, 1)[0]!.hits;
       for (let first = 0; first < paths; first += 10_000) {
         const args: Array<string | number> = [];
         for (let i = first; i < Math.min(first + 10_000, paths); i++) args.push(i % 9973, `/api/stats/p${i}`);
-        await client.zadd(`${prefix}hits`, ...args);
+        await client.zadd(ranking, ...args);
       }
     };
     const statsDuration = smoke ? duration : Math.max(3, duration);

@@ -12,7 +12,7 @@ import { JobManager } from './loadgen/jobs.js';
 import { executeInWorker, type ExecuteLoad } from './loadgen/thread.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { RedisConnection } from './redis/connection.js';
-import { createShardKeys, type Keys } from './redis/keys.js';
+import { botsRanking, globalKeys, shardKeys, type GlobalKeys, type ShardKeys } from './redis/keys.js';
 import { loadScripts, type Scripts } from './redis/scripts.js';
 import type { Settings } from './settings.js';
 
@@ -39,9 +39,10 @@ export interface Services {
   readonly seedSource: SeedSource;
   readonly adminToken: string | undefined;
   readonly loadgenSecret: string;
-  /** Every shard's keys; shard 0's also name what is not sharded (jobs, rate limits, salts). */
-  readonly shards: readonly Keys[];
-  readonly keys: Keys;
+  /** The keys that exist once (jobs, rate limits, salts, the window budget, the product's pattern). */
+  readonly keys: GlobalKeys;
+  /** Each shard's keys of the ranking (redis.key), shard i at index i. */
+  readonly shards: readonly ShardKeys[];
   readonly scripts: Scripts;
   readonly metrics: Metrics;
   /** Absent when analytics.visitors is off. */
@@ -69,18 +70,18 @@ export interface Services {
 export function createServices(settings: Readonly<Settings>, redis: RedisConnection, deps: ServiceDeps): Services {
   const { logger } = deps;
   const clock = deps.clock ?? systemClock;
-  const shards = createShardKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key }, settings.redis.shards);
-  const keys = shards[0]!;
+  const keys = globalKeys(settings.redis.keyPrefix);
+  const shards = shardKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key }, settings.redis.shards);
   const scripts = loadScripts(redis.client);
   const metrics = createMetrics(redis.client, { cacheMs: settings.metrics.cacheMs });
   const visitors = settings.analytics.visitors ? new VisitorHasher(redis.client, keys) : undefined;
   // api.bots "separate": bots' hits go to a ranking of their own (`<key>:bots`, with its own
   // buckets and events), counted as exactly as anyone's; GET /stats?bots=1 reads it. Each store's
   // reset leaves the other's family to it.
-  const botShards = settings.api.bots === 'separate' ? createShardKeys({ prefix: settings.redis.keyPrefix, hits: `${settings.redis.key}:bots` }, settings.redis.shards) : [];
-  const inFamilyOf = (family: readonly Keys[]) => (key: string) => family.some((shard) => shard.inFamily(key));
-  const newStore = (family: Keys[], resetSkips: (key: string) => boolean) => new HitStore({
-    redis: redis.client, keys: family[0]!, shards: family, scripts, clock, logger, metrics: metrics.hitStore, visitors, resetSkips,
+  const botShards = settings.api.bots === 'separate' ? shardKeys({ prefix: settings.redis.keyPrefix, hits: botsRanking(settings.redis.key) }, settings.redis.shards) : [];
+  const inFamilyOf = (family: readonly ShardKeys[]) => (key: string) => family.some((shard) => shard.inFamily(key));
+  const newStore = (family: ShardKeys[], resetSkips: (key: string) => boolean) => new HitStore({
+    redis: redis.client, keys, shards: family, scripts, clock, logger, metrics: metrics.hitStore, visitors, resetSkips,
     ...storeSettings(settings),
   });
   const store = newStore(shards, inFamilyOf(botShards));

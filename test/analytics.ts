@@ -59,7 +59,7 @@ test('hits land in the right windows; window=1h and all rank differently', async
   t.deepEqual(all, await ranking(app, 'window=7d'));
   t.notDeepEqual(await ranking(app, 'window=1h'), all);
   // Without a window, /stats is still exactly the all-time sorted set.
-  const flat = await app.redis.client.zrevrange(app.keys.hits, 0, -1, 'WITHSCORES');
+  const flat = await app.redis.client.zrevrange(app.shard.hits, 0, -1, 'WITHSCORES');
   t.deepEqual(all, flat.flatMap((v, i) => (i % 2 === 0 ? [{ path: v, hits: Number(flat[i + 1]) }] : [])));
 });
 
@@ -122,7 +122,7 @@ test('each bucket expires after its own TTL', async (t) => {
   t.true(near(await ttl('hour:2026-11-20T07'), 90 * DAY));
   t.true(near(await ttl('day:2026-11-17'), 730 * DAY));
   t.true(near(await ttl('visitors:2026-11-17:/api/old'), 90 * DAY));
-  t.is(await app.redis.client.pttl(app.keys.hits), -1, 'the all-time ranking never expires');
+  t.is(await app.redis.client.pttl(app.shard.hits), -1, 'the all-time ranking never expires');
 });
 
 test('prefix filters the ranking; limit/offset page it with X-Total-Count and a Link to the next page', async (t) => {
@@ -161,7 +161,7 @@ test('uniques: 4,000 distinct visitors are counted within the HyperLogLog error,
   t.true(Math.abs(row!.visitors! - distinct) <= distinct * 0.03, `${row!.visitors} is outside 3% of ${distinct} (HLL standard error 0.81%)`);
   const events = (await app.http.get<{ events: HitEvent[] }>('events?limit=5')).body.events;
   t.true(events.every((e) => /^[0-9a-f]{16}$/.test(e.visitor)));
-  const dump = JSON.stringify(await app.redis.client.xrange(app.keys.events, '-', '+', 'COUNT', 50));
+  const dump = JSON.stringify(await app.redis.client.xrange(app.shard.events, '-', '+', 'COUNT', 50));
   t.false(dump.includes('10.0.'), 'no raw IP in the event log');
 });
 
@@ -219,7 +219,7 @@ test('the event log: newest first, filters, cursor paging, and exact 400s', asyn
 
 test('the event log can be switched off, and then nothing is written to it', async (t) => {
   const { app } = await history(t, (s) => { s.events.enabled = false; });
-  t.is(await app.redis.client.exists(app.keys.events), 0);
+  t.is(await app.redis.client.exists(app.shard.events), 0);
   const response = await app.http.get('events');
   t.is(response.statusCode, 404);
   t.deepEqual(response.body, { error: 'The event log is off (events.enabled is false)' });

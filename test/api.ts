@@ -14,7 +14,7 @@ test('GET /api/<path> counts one hit and answers the new total', withApp, async 
   t.deepEqual(first.body, { path: '/api/hello/world', hits: 1 });
   const second = await app.http.get('api/hello/world');
   t.deepEqual(second.body, { path: '/api/hello/world', hits: 2 });
-  t.is(await app.redis.client.zscore(app.keys.hits, '/api/hello/world'), '2');
+  t.is(await app.redis.client.zscore(app.shard.hits, '/api/hello/world'), '2');
 });
 
 test('every method but OPTIONS counts', withApp, async (t, app) => {

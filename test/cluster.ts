@@ -9,7 +9,7 @@ import got from 'got';
 import { Cluster } from 'ioredis';
 import { bucketsAt } from '../src/analytics/buckets.js';
 import type { LoadReport } from '../src/loadgen/report.js';
-import { createKeys, createShardKeys } from '../src/redis/keys.js';
+import { globalKeys, shardKeys } from '../src/redis/keys.js';
 import { clusterSettings, startCluster, startClusterApp, type TestCluster } from './helpers/cluster.js';
 import { eventually } from './helpers/eventually.js';
 import { assertReportAddsUp } from './helpers/outcomes.js';
@@ -31,14 +31,15 @@ test('every key of one ranking, and every key of the jobs, hashes to one slot', 
   const client = await connect(t);
   const node = client.nodes('master')[0]!;
   for (const prefix of ['', 'site-a:']) {
-    const keys = createKeys({ prefix, hits: 'hits' });
+    const keys = shardKeys({ prefix, hits: 'hits' }, 1)[0]!;
+    const global = globalKeys(prefix);
     const now = Date.UTC(2026, 10, 24, 8, 1, 2);
     const { minute, hour, day } = bucketsAt(now);
     const ranking = [
       keys.hits, keys.bucket(minute), keys.bucket(hour), keys.bucket(day), keys.visitors('2026-11-24', '/api/a b/ü'),
       keys.events, keys.window(now - 3_600_000, now), keys.second(Math.floor(now / 1000)), keys.hitSeq(randomUUID()), keys.hitRetracted(randomUUID()),
     ];
-    const jobs = [keys.jobs, keys.runningJobs, keys.job('j1'), keys.jobCancel('j1')];
+    const jobs = [global.jobs, global.runningJobs, global.job('j1'), global.jobCancel('j1')];
     for (const family of [ranking, jobs]) {
       const slots = new Set(await Promise.all(family.map((key) => node.cluster('KEYSLOT', key))));
       t.is(slots.size, 1, `${prefix || '(no prefix)'}: ${family.join(', ')}`);
@@ -96,7 +97,7 @@ test('3 shards live on the 3 masters, and /stats over them equals one sorted set
   t.timeout(300_000);
   const { http, redis, settings } = await clusterApp(t, 3);
   const client = redis.client as unknown as Cluster;
-  const shards = createShardKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key }, 3);
+  const shards = shardKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key }, 3);
   const masters = new Set(shards.map((keys) => client.slots[calculateSlot(keys.hits)]![0]));
   t.is(masters.size, 3, `shard rankings on ${[...masters].join(', ')}`);
 

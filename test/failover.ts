@@ -8,7 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import calculateSlot from 'cluster-key-slot';
 import { Redis, type Cluster } from 'ioredis';
 import { shardOf } from '../src/hits/shards.js';
-import { createShardKeys } from '../src/redis/keys.js';
+import { shardKeys } from '../src/redis/keys.js';
 import { clusterSettings, startCluster, startClusterApp, type TestCluster } from './helpers/cluster.js';
 import { eventually } from './helpers/eventually.js';
 import { hammer, startLoad, type Outcomes } from './helpers/load.js';
@@ -49,7 +49,7 @@ async function failover(t: ExecutionContext, durability: 'local' | 'replicated')
   t.teardown(() => cluster.stop());
   const settings = clusterSettings(cluster, { shards: SHARDS, durability });
   const apps = [await startClusterApp(t, settings), await startClusterApp(t, settings)];
-  const shard0 = createShardKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key }, SHARDS)[0]!;
+  const shard0 = shardKeys({ prefix: settings.redis.keyPrefix, hits: settings.redis.key }, SHARDS)[0]!;
   const slot = calculateSlot(shard0.hits);
   const masterOf = (app: (typeof apps)[number]) => (app.redis.client as unknown as Cluster).slots[slot]?.[0];
   const victimPort = Number(masterOf(apps[0]!)!.split(':')[1]);

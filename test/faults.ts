@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import type { Job, JobReport } from '../src/loadgen/jobs.js';
 import { createLogger } from '../src/logger.js';
 import { startRedisServer, ensureRedisServer } from '../src/redis/embedded.js';
-import { createKeys } from '../src/redis/keys.js';
+import { globalKeys, shardKeys } from '../src/redis/keys.js';
 import { PATIENT_LOADGEN_MS, startApp } from './helpers/app.js';
 import { eventually } from './helpers/eventually.js';
 import { hammer, startLoad, type Load } from './helpers/load.js';
@@ -136,11 +136,11 @@ test.serial('server shutdown: SIGTERM mid-load finishes in-flight requests, refu
 
   const client = new Redis(redis.url);
   t.teardown(() => client.disconnect());
-  const saved = JSON.parse((await client.get(createKeys({ prefix, hits: 'hits' }).job(job.id)))!) as Job;
+  const saved = JSON.parse((await client.get(globalKeys(prefix).job(job.id)))!) as Job;
   t.is(saved.status, 'cancelled');
   t.true(saved.report!.cancelled);
   assertReportAddsUp(t, saved.report!);
-  const counted = await sumOfScores(client, `${prefix}hits`);
+  const counted = await sumOfScores(client, shardKeys({ prefix, hits: 'hits' }, 1)[0]!.hits);
   t.log(`job (async) succeeded ${saved.report!.succeeded}, run in flight (sync) succeeded ${syncReport.succeeded}; hits counted ${counted}`);
   // Every request the server read was answered, and answered 2xx. Refused: the listening socket
   // is closed. Reset: connections still in the kernel's accept queue, or accepted but not yet

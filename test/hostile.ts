@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { eventually } from './helpers/eventually.js';
 import { spawnServer, type ServerProcess } from './helpers/process.js';
 import { seedRanking, startLocalRedis, type TestRedis } from './helpers/redis.js';
-import { createShardKeys } from '../src/redis/keys.js';
+import { shardKeys } from '../src/redis/keys.js';
 import { startLoad } from './helpers/load.js';
 import { assertCountedExactly, assertOnlyExpected, settled, tally } from './helpers/outcomes.js';
 
@@ -101,7 +101,7 @@ test('Redis killed midway through a 100,000-row /stats.csv export: the answer is
 
 /** Every hit and every bucket of each granularity hold the same sum, and the event stream as many entries. */
 async function families(client: Redis, prefix: string): Promise<{ ranking: number; minute: number; hour: number; day: number; events: number }> {
-  const keys = createShardKeys({ prefix, hits: 'hits' }, 1)[0]!;
+  const keys = shardKeys({ prefix, hits: 'hits' }, 1)[0]!;
   const sumOf = async (pattern: string) => {
     let sum = 0;
     for (const key of await client.keys(pattern)) {

@@ -163,7 +163,7 @@ test('api.countMethods: PROPFIND, SEARCH and TRACE are 405 with Allow and count 
 test('events.maxReferrerBytes, maxUserAgentBytes and maxPathBytes cut what an event entry keeps; the ranking keeps the whole path', withApp, async (t, app) => {
   const path = `api/${'é'.repeat(600)}`; // 1200 bytes of UTF-8
   t.is((await app.http.get(path, { headers: { 'user-agent': 'U'.repeat(2000), referer: `https://r.example/${'r'.repeat(2000)}` } })).statusCode, 200);
-  const fields = (await app.redis.client.xrange(app.keys.events, '-', '+'))[0]![1];
+  const fields = (await app.redis.client.xrange(app.shard.events, '-', '+'))[0]![1];
   const entry = Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]]));
   t.is(Buffer.byteLength(entry.ua!), 256);
   t.is(Buffer.byteLength(entry.referrer!), 256);

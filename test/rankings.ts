@@ -6,7 +6,7 @@ import type { HttpError } from '../src/errors.js';
 import type { Redis } from 'ioredis';
 import { Rankings, type PathHits } from '../src/hits/rankings.js';
 import { shardOf } from '../src/hits/shards.js';
-import { createShardKeys, type Keys } from '../src/redis/keys.js';
+import { globalKeys, shardKeys, type ShardKeys } from '../src/redis/keys.js';
 import { loadScripts } from '../src/redis/scripts.js';
 import { prefixedRedis } from './helpers/app.js';
 import { ManualClock } from './helpers/clock.js';
@@ -16,7 +16,7 @@ const ANALYTICS = { minuteTtlMs: 48 * MS.hour, hourTtlMs: 90 * MS.day, dayTtlMs:
 
 interface Fixture {
   rankings: Rankings;
-  shards: Keys[];
+  shards: ShardKeys[];
   redis: Redis;
   clock: ManualClock;
   /** Counts `hits` for `path` at `time` in its shard's ranking and buckets, as the writes would. */
@@ -25,9 +25,9 @@ interface Fixture {
 
 async function fixture(t: ExecutionContext, shardCount: number, pageSize = 3): Promise<Fixture> {
   const { redis, prefix } = await prefixedRedis(t);
-  const shards = createShardKeys({ prefix, hits: 'hits' }, shardCount);
+  const shards = shardKeys({ prefix, hits: 'hits' }, shardCount);
   const clock = new ManualClock(T0);
-  const rankings = new Rankings({ redis, keys: shards[0]!, shards, scripts: loadScripts(redis), clock, pageSize, analytics: ANALYTICS });
+  const rankings = new Rankings({ redis, keys: globalKeys(prefix), shards, scripts: loadScripts(redis), clock, pageSize, analytics: ANALYTICS });
   const count = async (path: string, hits: number, time = T0) => {
     const keys = shards[shardOf(path, shards.length)]!;
     await redis.zincrby(keys.hits, hits, path);

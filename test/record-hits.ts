@@ -3,7 +3,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { bucketsAt } from '../src/analytics/buckets.js';
 import { CallKeys } from '../src/hits/hit.js';
-import { createShardKeys } from '../src/redis/keys.js';
+import { shardKeys } from '../src/redis/keys.js';
 import { recordHitsArgs, type RecordedHit } from '../src/redis/script-args.js';
 import { loadScripts } from '../src/redis/scripts.js';
 import { prefixedRedis } from './helpers/app.js';
@@ -17,7 +17,7 @@ const hit = (path: string, visitor: string, ms = 0): RecordedHit =>
 async function fixture(t: ExecutionContext) {
   const { redis, prefix } = await prefixedRedis(t);
   loadScripts(redis);
-  const [keys] = createShardKeys({ prefix, hits: 'hits' }, 1);
+  const [keys] = shardKeys({ prefix, hits: 'hits' }, 1);
   const callKeys = new CallKeys(keys!).at(T0, Math.floor(T0 / 1000), 'epoch');
   const record = (hits: RecordedHit[], options: { maxPaths?: number; maxEvents?: number; lastSeq?: number } = {}) =>
     redis.hcRecordHits(...recordHitsArgs({

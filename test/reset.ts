@@ -4,7 +4,7 @@ import test from 'ava';
 import { bucketsAt } from '../src/analytics/buckets.js';
 import { resetCounts } from '../src/hits/reset.js';
 import type { Job } from '../src/loadgen/jobs.js';
-import { createShardKeys } from '../src/redis/keys.js';
+import { botsRanking, globalKeys, shardKeys } from '../src/redis/keys.js';
 import { loadScripts } from '../src/redis/scripts.js';
 import { prefixedRedis, startApp } from './helpers/app.js';
 import { ManualClock } from './helpers/clock.js';
@@ -24,7 +24,7 @@ test('a reset during load leaves the ranking, the minute, hour and day buckets a
   // What a live deployment has besides the counts: a visitors HyperLogLog per path and day, many
   // thousands of them, for the reset to go through.
   const pipeline = redis.pipeline();
-  for (let i = 0; i < 30_000; i++) pipeline.pfadd(app.keys.visitors(`2026-11-${10 + (i % 10)}`, `/api/old/${i}`), 'v');
+  for (let i = 0; i < 30_000; i++) pipeline.pfadd(app.shard.visitors(`2026-11-${10 + (i % 10)}`, `/api/old/${i}`), 'v');
   await pipeline.exec();
 
   const load = startLoad(app.url, { concurrency: 20, prefix: 'reset', spread: 50 });
@@ -41,13 +41,13 @@ test('a reset during load leaves the ranking, the minute, hour and day buckets a
   t.is(outcomes.errors.size, 0, `errors ${JSON.stringify([...outcomes.errors])}`);
 
   const { minute, hour, day } = bucketsAt(T0);
-  const ranking = await sumOfScores(redis, app.keys.hits);
+  const ranking = await sumOfScores(redis, app.shard.hits);
   const families = {
     ranking,
-    minute: await sumOfScores(redis, app.keys.bucket(minute)),
-    hour: await sumOfScores(redis, app.keys.bucket(hour)),
-    day: await sumOfScores(redis, app.keys.bucket(day)),
-    events: await redis.xlen(app.keys.events),
+    minute: await sumOfScores(redis, app.shard.bucket(minute)),
+    hour: await sumOfScores(redis, app.shard.bucket(hour)),
+    day: await sumOfScores(redis, app.shard.bucket(day)),
+    events: await redis.xlen(app.shard.events),
   };
   t.log(`answered 200: ${outcomes.ok()} (${beforeReset} before the reset was sent); ${JSON.stringify(families)}`);
   t.deepEqual(families, { ranking, minute: ranking, hour: ranking, day: ranking, events: ranking }, 'every family holds the same hits');
@@ -81,12 +81,12 @@ test('a reset leaves running jobs and their leases alone: maxRunningJobs still h
 
 test('resetCounts on its own: one atomic step per shard with its family, its own sequence keys and the present\'s buckets; salts, jobs, the window budget and skipped keys stay', async (t) => {
   const { redis, prefix } = await prefixedRedis(t);
-  const shards = createShardKeys({ prefix, hits: 'hits' }, 2);
-  const other = createShardKeys({ prefix, hits: 'hits:bots' }, 1)[0]!;
-  const keys = shards[0]!;
+  const shards = shardKeys({ prefix, hits: 'hits' }, 2);
+  const other = shardKeys({ prefix, hits: botsRanking('hits') }, 1)[0]!;
+  const keys = globalKeys(prefix);
   const { minute } = bucketsAt(T0);
   const kept = [keys.salt('2026-11-20'), keys.job('j1'), keys.windowBudget, other.hits, other.bucket(minute)];
-  const erased = [...shards.flatMap((shard) => [shard.hits, shard.events, shard.bucket(minute), shard.second(Math.floor(T0 / 1000)), shard.hitSeq('mine')]), `${prefix}hitcounter:ratelimit:read:60:1.2.3.4`];
+  const erased = [...shards.flatMap((shard) => [shard.hits, shard.events, shard.bucket(minute), shard.second(Math.floor(T0 / 1000)), shard.hitSeq('mine')]), `${keys.rateLimit('read', 60)}:1.2.3.4`];
   for (const key of [...kept, ...erased]) await redis.set(key, '1');
   const scripts = loadScripts(redis);
   const calls: number[] = [];

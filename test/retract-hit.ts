@@ -13,7 +13,7 @@ const LEDGER_MS = 60_000;
 
 function retract(app: TestApp, path: string, seq: number): Promise<number> {
   const { minute, hour, day } = bucketsAt(T0);
-  const { keys } = app;
+  const keys = app.shard;
   return loadScripts(app.redis.client).retractHit(retractHitArgs({
     keys: { hits: keys.hits, retracted: keys.hitRetracted('epoch'), minute: keys.bucket(minute), hour: keys.bucket(hour), day: keys.bucket(day), second: keys.second(SECOND) },
     path, seq, retractedTtlMs: LEDGER_MS, inBuckets: true,
@@ -23,7 +23,7 @@ function retract(app: TestApp, path: string, seq: number): Promise<number> {
 /** A path counted `hits` times at T0, in the ranking, its buckets and the second's counter. */
 async function counted(app: TestApp, path: string, hits: number): Promise<void> {
   const { minute, hour, day } = bucketsAt(T0);
-  const { keys } = app;
+  const keys = app.shard;
   const redis = app.redis.client;
   for (const key of [keys.hits, keys.bucket(minute), keys.bucket(hour), keys.bucket(day)]) await redis.zincrby(key, hits, path);
   await redis.incrby(keys.second(SECOND), hits);
@@ -31,7 +31,7 @@ async function counted(app: TestApp, path: string, hits: number): Promise<void> 
 
 async function state(app: TestApp, path: string) {
   const { minute, hour, day } = bucketsAt(T0);
-  const { keys } = app;
+  const keys = app.shard;
   const redis = app.redis.client;
   return {
     ranking: await redis.zscore(keys.hits, path),

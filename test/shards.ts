@@ -5,18 +5,24 @@ import test from 'ava';
 import { Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { shardOf, shardTags } from '../src/hits/shards.js';
-import { createKeys, createShardKeys } from '../src/redis/keys.js';
+import { globalKeys, shardKeys } from '../src/redis/keys.js';
 import { startApp, sharedRedis } from './helpers/app.js';
 import { assertMatchesSingleSet } from './helpers/reference.js';
 
 test('one shard is exactly the single `hits` ranking; K shards get K tags, one per K-th of the slots', (t) => {
-  const [single, ...none] = createShardKeys({ prefix: 'p:', hits: 'hits' }, 1);
-  const plain = createKeys({ prefix: 'p:', hits: 'hits' });
+  const [single, ...none] = shardKeys({ prefix: 'p:', hits: 'hits' }, 1);
   t.deepEqual(none, []);
   t.is(single!.hits, 'p:hits');
-  for (const name of ['hits', 'events', 'jobs', 'productPattern'] as const) t.is(single![name], plain[name]);
-  t.is(single!.hitSeq('e'), plain.hitSeq('e'));
-  t.is(single!.bucket({ granularity: 'day', start: 0 }), plain.bucket({ granularity: 'day', start: 0 }));
+  t.is(single!.events, 'p:hitcounter:{p:hits}:events');
+  t.is(single!.hitSeq('e'), 'p:hitcounter:{p:hits}:seq:e');
+  t.is(single!.bucket({ granularity: 'day', start: 0 }), 'p:hitcounter:{p:hits}:day:1970-01-01');
+  // What exists once does not depend on the shards: no shard's keys name it.
+  const global = globalKeys('p:');
+  t.is(global.jobs, 'p:hitcounter:{p:jobs}');
+  t.is(global.productPattern, 'p:hitcounter:*');
+  t.is(global.windowBudget, 'p:hitcounter:windows');
+  t.is(global.salt('2026-11-24'), 'p:hitcounter:salt:2026-11-24');
+  t.false('jobs' in single! || 'salt' in single! || 'windowBudget' in single! || 'rateLimit' in single!, 'a shard\'s keys name no global key');
   for (const k of [2, 3, 5, 16]) {
     const tags = shardTags('p:hits', k);
     t.is(new Set(tags).size, k);
@@ -26,7 +32,7 @@ test('one shard is exactly the single `hits` ranking; K shards get K tags, one p
     });
     t.deepEqual(shardTags('p:hits', k), tags, 'deterministic: every replica computes the same');
   }
-  const shards = createShardKeys({ prefix: '', hits: 'hits' }, 3);
+  const shards = shardKeys({ prefix: '', hits: 'hits' }, 3);
   t.is(shards[1]!.hits, `{${shardTags('hits', 3)[1]}}`);
   for (const keys of shards) {
     const slot = calculateSlot(keys.hits);

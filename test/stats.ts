@@ -6,14 +6,14 @@ type Row = { path: string; hits: number };
 
 /** What redis-cli ZREVRANGE <key> 0 -1 WITHSCORES shows, as rows. */
 async function zrevrange(app: TestApp): Promise<Row[]> {
-  const flat = await app.redis.client.zrevrange(app.keys.hits, 0, -1, 'WITHSCORES');
+  const flat = await app.redis.client.zrevrange(app.shard.hits, 0, -1, 'WITHSCORES');
   const rows: Row[] = [];
   for (let i = 0; i < flat.length; i += 2) rows.push({ path: flat[i]!, hits: Number(flat[i + 1]) });
   return rows;
 }
 
 async function seed(app: TestApp, counts: Record<string, number>): Promise<void> {
-  for (const [path, hits] of Object.entries(counts)) await app.redis.client.zadd(app.keys.hits, hits, path);
+  for (const [path, hits] of Object.entries(counts)) await app.redis.client.zadd(app.shard.hits, hits, path);
 }
 
 test('GET /stats lists every path in ZREVRANGE order, with hits as numbers', withApp, async (t, app) => {
@@ -59,7 +59,7 @@ test('paths with quotes, backslashes and unicode survive the JSON encoding', wit
 test('a ranking longer than a page is streamed page by page and equals ZREVRANGE', async (t) => {
   const app = await startApp(t, { tweak: (s) => { s.redis.statsPageSize = 7; } });
   const pipeline = app.redis.client.pipeline();
-  for (let i = 0; i < 100; i++) pipeline.zadd(app.keys.hits, (i * 37) % 11, `/api/p${i}`);
+  for (let i = 0; i < 100; i++) pipeline.zadd(app.shard.hits, (i * 37) % 11, `/api/p${i}`);
   await pipeline.exec();
   const all = await app.http.get<Row[]>('stats');
   t.is(all.headers['content-length'], undefined, 'streamed, not buffered');
@@ -102,7 +102,7 @@ test('300,000 distinct paths stream in full, in order across 300 pages of Redis 
   t.is(app.settings.redis.statsPageSize, 1000);
   const total = 300_000;
   // Loaded inside Redis, not through HTTP.
-  await seedRanking(app.redis.client, app.keys.hits, total, '/api/p', 1000);
+  await seedRanking(app.redis.client, app.shard.hits, total, '/api/p', 1000);
   const response = await app.http.get('stats', { responseType: 'text' });
   t.is(response.statusCode, 200);
   t.is(response.headers['x-total-count'], String(total));

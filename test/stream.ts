@@ -181,7 +181,7 @@ test('a hit taken back after its reply was lost is taken out of its second in th
   t.is((await app.http.get('api/lost')).statusCode, 503);
   await eventually(async () => (await app.http.get<{ retractedHits: number }>('health')).body.retractedHits === 1, { timeoutMs: 120_000, what: 'the lost hit to be taken back' });
   t.is(await app.totalHits(), 1, 'the ranking holds the acknowledged hit only');
-  t.is(await admin.get(app.keys.second(second)), '1', "the second's counter holds the acknowledged hit only");
+  t.is(await admin.get(app.shard.second(second)), '1', "the second's counter holds the acknowledged hit only");
 
   clock.set((second + 1) * 1000 + 400);
   const stream = openSse(`${app.url}/stats/stream`);

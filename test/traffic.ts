@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { TrafficSampler, type SamplerTimers, type TrafficEvent, type TrafficPoint } from '../src/analytics/traffic.js';
-import { createShardKeys, SECOND_COUNTER_TTL_MS, type Keys } from '../src/redis/keys.js';
+import { SECOND_COUNTER_TTL_MS, shardKeys, type ShardKeys } from '../src/redis/keys.js';
 import { ManualClock } from './helpers/clock.js';
 import { eventually } from './helpers/eventually.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
@@ -64,13 +64,13 @@ interface Setup {
   clock: ManualClock;
   timers: HandTimers;
   sampler: TrafficSampler;
-  shards: Keys[];
+  shards: ShardKeys[];
   /** Adds hits to a second's counter of one shard, as a hit script does. */
   count(second: number, hits: number, shard?: number): Promise<void>;
 }
 
 function setup(options: { shards?: number; redis?: Redis } = {}): Setup {
-  const shards = createShardKeys({ prefix: `traffic:${randomUUID()}:`, hits: 'hits' }, options.shards ?? 1);
+  const shards = shardKeys({ prefix: `traffic:${randomUUID()}:`, hits: 'hits' }, options.shards ?? 1);
   const clock = new ManualClock(S * 1000 + 400);
   const timers = new HandTimers();
   const sampler = new TrafficSampler({ redis: options.redis ?? client, shards, clock, timers });

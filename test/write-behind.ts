@@ -97,7 +97,7 @@ test('Redis down at midnight: a hit still gets its 200 without the new day\'s sa
 
   await redis.restart!();
   await eventually(async () => (await app.totalHits()) === 2, { timeoutMs: 120_000, what: 'the hit of the new day to be flushed' });
-  t.is(await app.redis.client.pfcount(app.keys.visitors('2026-11-21', '/api/midnight')), 1, "its visitor, in the new day's HyperLogLog");
+  t.is(await app.redis.client.pfcount(app.shard.visitors('2026-11-21', '/api/midnight')), 1, "its visitor, in the new day's HyperLogLog");
   t.truthy(await app.redis.client.get(app.keys.salt('2026-11-21')), "hashed with the new day's salt, kept in Redis for every replica");
 });
 

@@ -5,7 +5,7 @@
 // second per process, however many dashboards are open.
 import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
-import type { Keys } from '../redis/keys.js';
+import type { ShardKeys } from '../redis/keys.js';
 
 /** Seconds a new listener gets at once, so that a fresh page draws a curve straight away. */
 export const BACKLOG_SECONDS = 300;
@@ -60,7 +60,7 @@ export const realTimers: SamplerTimers = {
 export interface TrafficSamplerDeps {
   redis: Redis;
   /** The keys of every shard of the ranking: each has its own per-second counters. */
-  shards: readonly Keys[];
+  shards: readonly ShardKeys[];
   clock: Clock;
   /** Real timers unless a test drives them. */
   timers?: SamplerTimers;

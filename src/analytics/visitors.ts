@@ -4,7 +4,7 @@
 import { hash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { bucketId, floorTo } from './buckets.js';
-import type { Keys } from '../redis/keys.js';
+import type { GlobalKeys } from '../redis/keys.js';
 import { unavailable } from '../redis/unavailable.js';
 
 const SALT_TTL_MS = 2 * 86_400_000;
@@ -20,7 +20,7 @@ export const hashVisitor = (salt: string, identity: string): string =>
 export class VisitorHasher {
   readonly #salts = new Map<string, string>();
 
-  constructor(private readonly redis: Redis, private readonly keys: Keys) {}
+  constructor(private readonly redis: Redis, private readonly keys: GlobalKeys) {}
 
   async #salt(day: string): Promise<string> {
     const cached = this.#salts.get(day);

@@ -1,6 +1,6 @@
 // What a write path is handed, and the keys a call of hits writes.
 import { bucketId, bucketsAt } from '../analytics/buckets.js';
-import type { Keys } from '../redis/keys.js';
+import type { ShardKeys } from '../redis/keys.js';
 import type { HitCallKeys } from '../redis/script-args.js';
 
 /** One hit, as the API route hands it over. */
@@ -30,7 +30,7 @@ export class CallKeys {
   #minuteStart = NaN;
   #buckets = { minute: '', hour: '', day: '', dayId: '' };
 
-  constructor(readonly keys: Keys) {}
+  constructor(readonly keys: ShardKeys) {}
 
   at(time: number, second: number, epoch: string): HitCallKeys {
     const minuteStart = Math.floor(time / 60_000) * 60_000;

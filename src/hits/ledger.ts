@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { bucketsAt } from '../analytics/buckets.js';
 import type { Clock } from '../clock.js';
-import type { Keys } from '../redis/keys.js';
+import type { ShardKeys } from '../redis/keys.js';
 import { retractHitArgs } from '../redis/script-args.js';
 import type { Scripts } from '../redis/scripts.js';
 import { UnresolvedHits } from './unresolved.js';
@@ -25,7 +25,7 @@ export type Unresolved<G> =
 export interface LedgerOptions<G> {
   redis: Redis;
   scripts: Scripts;
-  shards: readonly Keys[];
+  shards: readonly ShardKeys[];
   clock: Clock;
   logger: Logger;
   /** How long Redis keeps the sequence and retracted keys (redis.ledgerTtlSeconds). */
@@ -149,7 +149,7 @@ export class Ledger<G> {
   }
 
   /** Takes back one applied hit; false when Redis had counted nothing for it (refused at api.maxPaths). */
-  async #retract(keys: Keys, epoch: string, seq: number, hit: { path: string; time: number }): Promise<boolean> {
+  async #retract(keys: ShardKeys, epoch: string, seq: number, hit: { path: string; time: number }): Promise<boolean> {
     const { minute, hour, day } = bucketsAt(hit.time);
     const taken = await this.#o.scripts.retractHit(retractHitArgs({
       keys: { hits: keys.hits, retracted: keys.hitRetracted(epoch), minute: keys.bucket(minute), hour: keys.bucket(hour), day: keys.bucket(day), second: keys.second(Math.floor(hit.time / 1000)) },

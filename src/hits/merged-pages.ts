@@ -1,7 +1,11 @@
 // Several shards' rankings read as one: their pages k-way merged in ZREVRANGE order, offset and
 // limit counted among merged rows, cut again into pages of pageSize, as one sorted set would page.
 import { mergeSorted, rankedBefore } from './merge.js';
-import type { Page, PathHits } from './rankings.js';
+
+// rankings.ts's PathHits and Page, by shape: rankings.ts imports this module, so importing its
+// types back would make a cycle (scripts/dependency-rules.cjs forbids cycles in src/).
+type PathHits = { path: string; hits: number };
+type Page = { offset: number; limit?: number };
 
 async function* rowsOf(pages: AsyncIterable<PathHits[]>): AsyncGenerator<PathHits> {
   for await (const rows of pages) yield* rows;

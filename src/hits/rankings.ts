@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { cover, WINDOWS, windowRange, type Bucket, type Range } from '../analytics/buckets.js';
 import type { Clock } from '../clock.js';
 import { ServiceUnavailableError } from '../errors.js';
-import type { Keys } from '../redis/keys.js';
+import type { GlobalKeys, ShardKeys } from '../redis/keys.js';
 import type { Scripts } from '../redis/scripts.js';
 import { unavailable } from '../redis/unavailable.js';
 import { mergedPages } from './merged-pages.js';
@@ -27,10 +27,10 @@ export type Ranking = readonly string[];
 
 export interface RankingsOptions {
   redis: Redis;
-  /** The keys of the ranking when there is one shard; with more, the keys of shard 0 (which names the window budget). */
-  keys: Keys;
-  /** The keys of every shard (createShardKeys); default: [keys]. */
-  shards?: readonly Keys[];
+  /** The keys that exist once (the window budget among them). */
+  keys: GlobalKeys;
+  /** The keys of every shard of the ranking (shardKeys), shard i at index i. */
+  shards: readonly ShardKeys[];
   scripts: Scripts;
   clock: Clock;
   /** Rows per ZREVRANGE when the ranking streams. */
@@ -57,11 +57,11 @@ function pairs(flat: string[]): PathHits[] {
 
 export class Rankings {
   readonly #o: RankingsOptions;
-  readonly #shards: readonly Keys[];
+  readonly #shards: readonly ShardKeys[];
 
   constructor(options: RankingsOptions) {
     this.#o = options;
-    this.#shards = options.shards ?? [options.keys];
+    this.#shards = options.shards;
   }
 
   /**
@@ -109,7 +109,7 @@ export class Rankings {
   }
 
   /** `expiresAt`: when the union is to expire (Redis time, ms); undefined: windowCacheMs from now. */
-  async #windowOf(keys: Keys, range: Range, expiresAt: number | undefined): Promise<string> {
+  async #windowOf(keys: ShardKeys, range: Range, expiresAt: number | undefined): Promise<string> {
     const { redis, clock, analytics } = this.#o;
     const key = keys.window(range.from, range.to);
     // A union outlives its freshness by WINDOW_READ_GRACE_MS, so a reader that chose it still
@@ -143,7 +143,7 @@ export class Rankings {
   }
 
   /** The keys of the shard that counts `path`. */
-  #keysOf(path: string): Keys {
+  #keysOf(path: string): ShardKeys {
     return this.#shards[shardOf(path, this.#shards.length)]!;
   }
 

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { VisitorHasher } from '../analytics/visitors.js';
 import type { Clock } from '../clock.js';
-import { SECOND_COUNTER_TTL_MS, type Keys } from '../redis/keys.js';
+import { SECOND_COUNTER_TTL_MS, type GlobalKeys, type ShardKeys } from '../redis/keys.js';
 import type { HitKeyLifetimes } from '../redis/script-args.js';
 import type { Scripts } from '../redis/scripts.js';
 import type { Settings } from '../settings.js';
@@ -27,10 +27,10 @@ export type HitStoreMetrics = SendMetrics;
 
 export interface HitStoreOptions {
   redis: Redis;
-  /** The keys of the ranking when there is one shard; with more, the keys of shard 0. */
-  keys: Keys;
-  /** The keys of every shard (createShardKeys); default: [keys]. */
-  shards?: readonly Keys[];
+  /** The keys that exist once (the product's pattern, salts, jobs, the window budget). */
+  keys: GlobalKeys;
+  /** The keys of every shard of this store's ranking (shardKeys), shard i at index i. */
+  shards: readonly ShardKeys[];
   scripts: Scripts;
   clock: Clock;
   logger: Logger;
@@ -107,7 +107,7 @@ export const OVERFLOW_PATH = '(new paths past api.maxPaths)';
 /** The writes, by the durable path or write-behind, and the ledger's figures. The reads are Rankings'. */
 export class HitStore extends Rankings {
   readonly #o: HitStoreOptions;
-  readonly #shards: readonly Keys[];
+  readonly #shards: readonly ShardKeys[];
   readonly #sender: Sender;
   readonly #ledger: Ledger<Group>;
   readonly #writer: Writer | undefined;
@@ -117,7 +117,7 @@ export class HitStore extends Rankings {
     super(options);
     this.#o = options;
     const { redis, clock, logger, analytics, events, writeBehind } = options;
-    const shards = (this.#shards = options.shards ?? [options.keys]);
+    const shards = (this.#shards = options.shards);
     this.#sender = new Sender(redis, shards[0]!.probe, logger, clock, options.metrics);
     this.#ledger = new Ledger<Group>({
       redis, scripts: options.scripts, shards, clock, logger, ttlMs: options.ledgerTtlMs, buckets: analytics.buckets,

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { ConflictError, NotFoundError, TooManyRequestsError } from '../errors.js';
 import type { HitStore } from '../hits/store.js';
-import type { Keys } from '../redis/keys.js';
+import type { GlobalKeys } from '../redis/keys.js';
 import type { Scripts } from '../redis/scripts.js';
 import { unavailable } from '../redis/unavailable.js';
 import { vocabulary } from './paths.js';
@@ -48,7 +48,7 @@ export interface JobSettings {
 
 export interface JobManagerDeps {
   redis: Redis;
-  keys: Keys;
+  keys: GlobalKeys;
   scripts: Scripts;
   store: HitStore;
   clock: Clock;

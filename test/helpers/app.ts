@@ -11,7 +11,7 @@ import { createApp } from '../../src/app.js';
 import { createHttpServer } from '../../src/http.js';
 import type { HitStore } from '../../src/hits/store.js';
 import { RedisConnection } from '../../src/redis/connection.js';
-import type { Keys } from '../../src/redis/keys.js';
+import type { GlobalKeys, ShardKeys } from '../../src/redis/keys.js';
 import { createServices, type ServiceDeps, type Services } from '../../src/services.js';
 import { parseSettings, SETTINGS_FILE, type Settings } from '../../src/settings.js';
 import { checkContract } from './contract.js';
@@ -38,12 +38,15 @@ export interface TestApp {
   url: string;
   http: Got;
   settings: Readonly<Settings>;
-  keys: Keys;
+  /** The keys that exist once (prefix, salts, jobs, window budget). */
+  keys: GlobalKeys;
+  /** Shard 0's keys of the ranking: the whole ranking's unless redis.shards > 1 (then see services.shards). */
+  shard: ShardKeys;
   redis: RedisConnection;
   /** The app's own services (its store among them), for the tests' reads. */
   services: Services;
   store: HitStore;
-  /** Sum of all hits under this app's key. */
+  /** Sum of all hits under this app's key, over every shard. */
   totalHits(): Promise<number>;
 }
 
@@ -103,10 +106,11 @@ export async function startApp(t: ExecutionContext, urlOrOptions?: string | Star
     http: got.extend({ prefixUrl: url, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json', hooks: { afterResponse: [checkContract] } }),
     settings,
     keys: services.keys,
+    shard: services.shards[0]!,
     redis,
     services,
     store: services.store,
-    totalHits: () => sumOfScores(redis.client, services.keys.hits),
+    totalHits: async () => (await Promise.all(services.shards.map((shard) => sumOfScores(redis.client, shard.hits)))).reduce((a, b) => a + b, 0),
   };
 }
 

@@ -10,7 +10,7 @@ import { MS } from '../../src/analytics/buckets.js';
 import { CallKeys, type Hit } from '../../src/hits/hit.js';
 import { Ledger } from '../../src/hits/ledger.js';
 import { Sender } from '../../src/hits/send.js';
-import { createShardKeys, SECOND_COUNTER_TTL_MS, type Keys } from '../../src/redis/keys.js';
+import { SECOND_COUNTER_TTL_MS, shardKeys, type ShardKeys } from '../../src/redis/keys.js';
 import type { HitKeyLifetimes } from '../../src/redis/script-args.js';
 import { loadScripts, type Scripts } from '../../src/redis/scripts.js';
 import { RedisConnection } from '../../src/redis/connection.js';
@@ -41,9 +41,9 @@ export interface Flush {
 export interface HitParts<G> {
   redis: Redis;
   prefix: string;
-  shards: Keys[];
+  shards: ShardKeys[];
   /** Shard 0's keys. */
-  keys: Keys;
+  keys: ShardKeys;
   scripts: Scripts;
   clock: ManualClock;
   sender: Sender;
@@ -64,7 +64,7 @@ export interface PartsOptions {
 
 export async function hitParts<G = unknown>(t: ExecutionContext, options: PartsOptions = {}): Promise<HitParts<G>> {
   const { redis, prefix } = options.on ?? (await prefixedRedis(t));
-  const shards = createShardKeys({ prefix, hits: 'hits' }, options.shards ?? 1);
+  const shards = shardKeys({ prefix, hits: 'hits' }, options.shards ?? 1);
   const clock = new ManualClock(T0);
   const scripts = loadScripts(redis);
   const flushes: Flush[] = [];
