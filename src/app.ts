@@ -8,22 +8,15 @@ import { errorHandler } from './errors.js';
 import { limitUrlLength, requireHost } from './limits.js';
 import { requestContext } from './logger.js';
 import { rateLimits } from './ratelimit.js';
-import * as api from './routes/api.js';
-import * as docs from './routes/docs.js';
-import * as events from './routes/events.js';
-import * as health from './routes/health.js';
-import * as loadtest from './routes/loadtest.js';
-import * as metricsRoute from './routes/metrics.js';
-import * as stats from './routes/stats.js';
-import * as dashboard from './routes/dashboard.js';
-import * as stream from './routes/stream.js';
+import { mountRoutes } from './routes/declare.js';
+import { routeTable } from './routes/index.js';
 import type { Services } from './services.js';
 
 /** Error codes of a response whose client closed the connection before it was complete. */
 const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'EPIPE', 'ECONNRESET']);
 
 export function createApp(services: Services): Koa {
-  const { settings, redis, logger, clock, keys, metrics, visitors, store, bots, stores, jobs, traffic, adminToken, loadgenSecret } = services;
+  const { settings, redis, logger, keys, metrics, adminToken, loadgenSecret } = services;
   // Not Koa's proxy option: it believes X-Forwarded-* from any peer. clientIp below resolves
   // ctx.ip from server.trustedProxies only.
   const app = new Koa({ proxy: false });
@@ -48,20 +41,14 @@ export function createApp(services: Services): Koa {
 
   // /api/* has a router of its own, first: a hit is matched against one route, not against every
   // route of the product (the main router tests each of its layers for every request).
+  const table = routeTable(services);
+  const guards = { admin, reader };
   const apiRouter = new Router({ sensitive: true });
-  api.mount(apiRouter, { store, bots, clock, visitors, writeBehind: settings.writeBehind.enabled, api: settings.api, events: settings.events });
+  mountRoutes(apiRouter, table.api, guards);
   app.use(apiRouter.routes());
 
   const router = new Router({ sensitive: true });
-  stats.mount(router, { store, bots, clock, admin, reader });
-  loadtest.mount(router, { settings, jobs, seedSource: services.seedSource, admin, reader, loadgenSecret });
-  events.mount(router, { log: services.events, enabled: settings.events.enabled, reader });
-  health.mount(router, { redis, clock, stores });
-  docs.mount(router);
-  stream.mount(router, { traffic, reader });
-  dashboard.mount(router);
-  metricsRoute.mount(router, { metrics, reader });
-
+  mountRoutes(router, table.main, guards);
   // The route groups that label the HTTP metrics of requests no route matched: this router's,
   // read at request time. /api/* is its own group, matched by its own router.
   metrics.groupsFrom(router);

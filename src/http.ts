@@ -21,9 +21,11 @@ function rejectMalformed(error: NodeJS.ErrnoException & { reason?: string }, soc
   // the URL land here, so the hint says how to send them.
   const detail = error.code === 'HPE_INVALID_URL' ? `${error.reason ?? 'invalid URL'}; percent-encode non-ASCII characters` : (error.reason ?? reason);
   const body = JSON.stringify({ error: `Malformed HTTP request: ${detail}` });
+  // A HEAD request gets no body, even this one (headers too large still have a request line).
+  const head = (error as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
   );
 }
 

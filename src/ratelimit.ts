@@ -5,7 +5,7 @@ import type { Middleware } from 'koa';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { TooManyRequestsError } from './errors.js';
 import { isLoopbackHost, LOADGEN_HEADER } from './loopback.js';
-import type { Keys } from './redis/keys.js';
+import type { GlobalKeys } from './redis/keys.js';
 import type { Settings } from './settings.js';
 
 export type RouteGroup = keyof Settings['rateLimits'];
@@ -16,6 +16,8 @@ export type RouteGroup = keyof Settings['rateLimits'];
 const READS_AND_WRITES = /^\/(?:stats|events)(?:[./]|$)|^\/test\//;
 
 export function routeGroup(method: string, path: string): RouteGroup | undefined {
+  // OPTIONS reads nothing and writes nothing: a preflight must not spend a client's budget.
+  if (method === 'OPTIONS') return undefined;
   if (path === '/api' || path.startsWith('/api/')) return 'api';
   if (READS_AND_WRITES.test(path)) return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
   return undefined;
@@ -29,7 +31,7 @@ interface Window {
 
 export interface RateLimitDeps {
   redis: Redis;
-  keys: Keys;
+  keys: GlobalKeys;
   limits: Settings['rateLimits'];
   /** Requests from loopback carrying this in LOADGEN_HEADER are the server's own load tests. */
   loadgenSecret: string;

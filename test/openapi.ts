@@ -11,6 +11,7 @@ import { RedisConnection } from '../src/redis/connection.js';
 import { parseSettings } from '../src/settings.js';
 import { defaultSettingsJson, withApp } from './helpers/app.js';
 import { launchChromium } from './helpers/browser.js';
+import { renderDocument } from '../scripts/openapi/document.js';
 import { DOCUMENT_URL, HTTP_METHODS, contractViolations, deref, openapi, pointer, schemaAt } from './helpers/contract.js';
 
 type Json = Record<string, unknown>;
@@ -30,49 +31,8 @@ function* operations(): Generator<[string, string, Json]> {
   }
 }
 
-test('the document is OpenAPI 3.1 with the required fields in place', (t) => {
-  t.regex(String(doc.openapi), /^3\.1\.\d+$/);
-  const info = doc.info as Json;
-  t.is(typeof info.title, 'string');
-  t.is(info.version, (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version, 'info.version follows package.json');
-  const problems: string[] = [];
-  const operationIds = new Set<string>();
-  const tags = new Set(((doc.tags as Json[]) ?? []).map((tag) => tag.name));
-  const schemes = new Set(Object.keys(doc.components.securitySchemes ?? {}));
-  for (const [path, item] of Object.entries(doc.paths)) {
-    if (!path.startsWith('/')) problems.push(`path ${path} does not start with /`);
-    for (const key of Object.keys(item)) {
-      if (!['summary', 'description', 'servers', 'parameters', '$ref', ...HTTP_METHODS].includes(key) && !key.startsWith('x-')) problems.push(`${path}: unknown field ${key}`);
-    }
-  }
-  for (const [path, method, operation] of operations()) {
-    const where = `${method.toUpperCase()} ${path}`;
-    const id = operation.operationId as string;
-    if (typeof id !== 'string' || operationIds.has(id)) problems.push(`${where}: operationId ${id} missing or not unique`);
-    operationIds.add(id);
-    for (const tag of (operation.tags as string[]) ?? []) if (!tags.has(tag)) problems.push(`${where}: tag ${tag} not declared`);
-    for (const requirement of (operation.security as Json[]) ?? []) {
-      for (const scheme of Object.keys(requirement)) if (!schemes.has(scheme)) problems.push(`${where}: unknown security scheme ${scheme}`);
-    }
-    const responses = Object.entries((operation.responses as Json) ?? {});
-    if (responses.length === 0) problems.push(`${where}: no responses`);
-    for (const [code, response] of responses) {
-      if (!/^([1-5]\d\d|[1-5]XX|default)$/.test(code)) problems.push(`${where}: bad response key ${code}`);
-      if (typeof deref(response, []).value.description !== 'string') problems.push(`${where} ${code}: no description`);
-    }
-    // Path parameters and the template's {names} must be the same set, all required.
-    const params = [...((doc.paths[path]!.parameters as unknown[]) ?? []), ...((operation.parameters as unknown[]) ?? [])].map((p) => deref(p, []).value);
-    for (const param of params) {
-      if (!['query', 'header', 'path', 'cookie'].includes(param.in as string) || typeof param.name !== 'string') problems.push(`${where}: bad parameter ${JSON.stringify(param)}`);
-      if (!param.schema && !param.content) problems.push(`${where}: parameter ${param.name} has no schema`);
-    }
-    const declared = params.filter((p) => p.in === 'path');
-    const templated = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
-    t.deepEqual(declared.map((p) => p.name).sort(), [...templated].sort(), `${where}: path parameters`);
-    for (const param of declared) if (param.required !== true) problems.push(`${where}: path parameter ${param.name} is not required`);
-  }
-  t.deepEqual(problems, []);
-});
+// The document's shape (fields, unique operationIds, tags, security schemes, path parameters) is
+// redocly's to lint: test/contract-walk.ts runs `redocly lint`.
 
 test('every $ref resolves, and every schema compiles with ajv (JSON Schema 2020-12) and accepts its examples', (t) => {
   const problems: string[] = [];
@@ -105,9 +65,10 @@ test('every $ref resolves, and every schema compiles with ajv (JSON Schema 2020-
   t.true(compiled > 50, `compiled ${compiled} schemas`);
 });
 
-// @koa/router answers HEAD wherever it answers GET, so HEAD is only compared where there is no GET.
-function withoutImpliedHead(operations: Set<string>): Set<string> {
-  return new Set([...operations].filter((op) => !op.startsWith('HEAD ') || !operations.has(`GET ${op.slice(5)}`)));
+// @koa/router answers HEAD wherever it answers GET, and OPTIONS on every path it knows
+// (allowedMethods), so those are only compared where they are mounted of their own.
+function withoutImplied(operations: Set<string>): Set<string> {
+  return new Set([...operations].filter((op) => !(op.startsWith('HEAD ') && operations.has(`GET ${op.slice(5)}`)) && !op.startsWith('OPTIONS ')));
 }
 
 /** Koa path syntax (path-to-regexp v8) as OpenAPI templates: `{…}` groups are optional, so both forms. */
@@ -132,15 +93,21 @@ function mountedOperations(): Set<string> {
   const redisConnection = new RedisConnection({ url: 'redis://127.0.0.1:1', commandTimeoutMs: 100, connectTimeoutMs: 100 });
   const app = createApp(createServices(settings, redisConnection, { logger: pino({ level: 'silent' }) }));
   const mounted = new Set<string>();
+  const documentedPaths = Object.keys(doc.paths);
   for (const router of routersOf(app)) {
     for (const layer of router.stack) {
-      if (typeof layer.path !== 'string') continue;
-      const methods = layer.methods.map((m) => m.toLowerCase()).filter((m) => (HTTP_METHODS as readonly string[]).includes(m));
-      for (const template of openApiTemplates(layer.path)) for (const method of methods) mounted.add(`${method.toUpperCase()} ${template}`);
+      // A RegExp route (a template kept off its literal siblings, see declare.ts) is the
+      // documented template it matches.
+      const templates = typeof layer.path === 'string' ? openApiTemplates(layer.path) : documentedPaths.filter((path) => layer.regexp.test(path.replaceAll(/\{\w+\}/g, '1')));
+      // router.all: every method reaches the handler, which answers those it does not take with
+      // 405; the document lists the methods that have an operation (api.countMethods).
+      const any = layer.methods.length > HTTP_METHODS.length;
+      const methods = any ? settings.api.countMethods.map((m) => m.toLowerCase()) : layer.methods.map((m) => m.toLowerCase()).filter((m) => (HTTP_METHODS as readonly string[]).includes(m));
+      for (const template of templates) for (const method of methods) mounted.add(`${method.toUpperCase()} ${template}`);
     }
   }
   redisConnection.client.disconnect();
-  return withoutImpliedHead(mounted);
+  return withoutImplied(mounted);
 }
 
 test('koa paths become OpenAPI templates', (t) => {
@@ -151,7 +118,7 @@ test('koa paths become OpenAPI templates', (t) => {
 
 test('every mounted route is documented, method by method, and every documented operation is mounted', (t) => {
   const mounted = mountedOperations();
-  const documented = withoutImpliedHead(new Set([...operations()].map(([path, method]) => `${method.toUpperCase()} ${path}`)));
+  const documented = withoutImplied(new Set([...operations()].map(([path, method]) => `${method.toUpperCase()} ${path}`)));
   const undocumented = [...mounted].filter((op) => !documented.has(op)).sort();
   const unmounted = [...documented].filter((op) => !mounted.has(op)).sort();
   const report = [
@@ -162,6 +129,10 @@ test('every mounted route is documented, method by method, and every documented 
   t.true(mounted.size > 20);
 });
 
+test('src/openapi.json is what the route declarations give (npm run openapi), byte for byte', (t) => {
+  t.is(readFileSync(DOCUMENT_URL, 'utf8'), renderDocument(), 'src/openapi.json is stale: run npm run openapi');
+});
+
 test('the contract checker catches what it should', (t) => {
   const ok = { method: 'GET', path: '/health', status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'x-request-id': 'abc' } };
   const body = Buffer.from(JSON.stringify({ status: 'ok', redis: { status: 'up', latencyMs: 0.2 }, unresolvedHits: 0, retractedHits: 0, pendingHits: 0 }));
@@ -170,10 +141,11 @@ test('the contract checker catches what it should', (t) => {
   t.regex(contractViolations({ ...ok, body: Buffer.from('{"status":"ok"}') }).join(), /must have required property 'redis'/);
   t.regex(contractViolations({ ...ok, headers: { 'content-type': 'application/json' }, body }).join(), /required header X-Request-Id is missing/);
   t.regex(contractViolations({ ...ok, headers: { ...ok.headers, 'content-type': 'text/plain' }, body }).join(), /content type "text\/plain" is not documented/);
-  // Paths no operation matches get the answers listed in x-responses-without-operation.
+  // A request no operation takes: 404 on an unknown path, 405 on a known one (the document says so in words).
   const error = Buffer.from('{"error":"No route for GET /nope"}');
   t.deepEqual(contractViolations({ ...ok, path: '/nope', status: 404, body: error }), []);
-  t.regex(contractViolations({ ...ok, path: '/nope', status: 200, body }).join(), /no operation \(unknownPath\): status 200 is not documented/);
+  t.regex(contractViolations({ ...ok, path: '/nope', status: 200, body }).join(), /no operation \(unknown path: 404\): status 200 is not documented/);
+  t.regex(contractViolations({ ...ok, method: 'PUT', status: 404, body: error }).join(), /no operation \(known path: 405\): status 404 is not documented/);
   t.deepEqual(contractViolations({ ...ok, method: 'PUT', status: 405, headers: { ...ok.headers, allow: 'HEAD, GET' }, body: error }), []);
   // Literal paths win over templates; a wildcard spans segments.
   t.deepEqual(contractViolations({ ...ok, path: '/test/jobs', body: Buffer.from('[]') }), []);
@@ -185,6 +157,49 @@ test('GET /openapi.json serves this document', withApp, async (t, app) => {
   t.is(response.statusCode, 200);
   t.regex(response.headers['content-type']!, /^application\/json/);
   t.true(response.body.equals(readFileSync(DOCUMENT_URL)));
+});
+
+for (const path of ['openapi.json', 'docs']) {
+  test(`GET /${path} sends a strong ETag, and 304 to an If-None-Match that holds it`, withApp, async (t, app) => {
+    const first = await app.http.get(path, { responseType: 'buffer' });
+    t.is(first.statusCode, 200);
+    const etag = first.headers.etag!;
+    t.regex(etag, /^"[\w-]{27}"$/, 'strong: a quoted hash, no W/');
+    t.is(first.headers['cache-control'], 'no-cache');
+    const second = await app.http.get(path, { responseType: 'buffer' });
+    t.is(second.headers.etag, etag, 'the same content, the same ETag');
+    t.true(second.body.equals(first.body));
+
+    for (const method of ['GET', 'HEAD'] as const) {
+      const revalidated = await app.http(path, { method, headers: { 'If-None-Match': etag }, responseType: 'buffer' });
+      t.is(revalidated.statusCode, 304, method);
+      t.is(revalidated.headers.etag, etag, method);
+      t.is(revalidated.body.length, 0, method);
+    }
+    t.is((await app.http.get(path, { headers: { 'If-None-Match': `W/${etag}, "other"` } })).statusCode, 304, 'a weak match is enough for If-None-Match');
+    const changed = await app.http.get(path, { headers: { 'If-None-Match': '"an-older-version"' }, responseType: 'buffer' });
+    t.is(changed.statusCode, 200);
+    t.true(changed.body.equals(first.body));
+  });
+}
+
+test('POST /test/jobs is a 405 with the methods of /test/jobs, which OPTIONS lists: it is no load test of n=jobs', withApp, async (t, app) => {
+  // fetch, not app.http: the contract checker looks POST /test/jobs up as POST /test/{n}, though
+  // the literal path wins over the template (in OpenAPI as in the router).
+  const refused = await fetch(`${app.url}/test/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"concurrency":2}' });
+  t.is(refused.status, 405);
+  t.deepEqual(refused.headers.get('allow')!.split(', ').sort(), ['GET', 'HEAD']);
+  t.deepEqual(await refused.json(), { error: `Method POST is not allowed on /test/jobs; allowed: ${refused.headers.get('allow')}` });
+  t.truthy(refused.headers.get('x-request-id'));
+
+  const options = await app.http('test/jobs', { method: 'OPTIONS', responseType: 'text' });
+  t.is(options.statusCode, 200);
+  t.deepEqual(options.headers.allow!.split(', ').sort(), ['GET', 'HEAD']);
+  t.is(options.body, '');
+  // /test/{n} itself is unchanged: POST, and a clear 400 for an `n` that is no integer.
+  t.is((await app.http('test/5', { method: 'OPTIONS' })).headers.allow, 'POST');
+  t.deepEqual((await app.http.post('test/abc')).body, { error: 'Expected `n` to be an integer from 1 to 1000000' });
+  t.deepEqual((await app.http.get('test/jobs')).body, [], 'no job was started');
 });
 
 const EXPECTED_TYPE: Record<string, RegExp> = { css: /^text\/css/, js: /^text\/javascript/, png: /^image\/png$/, map: /^application\/json/ };

@@ -16,6 +16,8 @@ test('route groups: counting, reads, writes; /health is never limited', (t) => {
   t.is(routeGroup('DELETE', '/stats'), 'write');
   t.is(routeGroup('DELETE', '/test/jobs/x'), 'write');
   t.is(routeGroup('GET', '/health'), undefined);
+  t.is(routeGroup('OPTIONS', '/stats'), undefined, 'a preflight spends no budget');
+  t.is(routeGroup('OPTIONS', '/api/a'), undefined);
 });
 
 test('route groups cannot be escaped by another spelling of the path', (t) => {

@@ -17,7 +17,7 @@
 import type { Redis } from 'ioredis';
 import { bucketsAt, floorTo, MS } from '../analytics/buckets.js';
 import type { Clock } from '../clock.js';
-import type { Keys } from '../redis/keys.js';
+import type { GlobalKeys, ShardKeys } from '../redis/keys.js';
 import type { Scripts } from '../redis/scripts.js';
 import { unavailable } from '../redis/unavailable.js';
 
@@ -27,9 +27,9 @@ const RESET_MARGIN_MS = 2 * 60_000;
 
 export interface ResetOptions {
   redis: Redis;
-  /** Shard 0's keys: they name the product's pattern, salts, jobs and the window budget. */
-  keys: Keys;
-  shards: readonly Keys[];
+  /** The keys that exist once: the product's pattern, salts, jobs and the window budget. */
+  keys: GlobalKeys;
+  shards: readonly ShardKeys[];
   scripts: Scripts;
   clock: Clock;
   /** How late a hit may reach Redis after its time (write-behind: the flush interval), on top of the margin. */
@@ -47,15 +47,20 @@ export async function resetCounts({ redis, keys, shards, scripts, clock, lateMs,
   const rest: string[] = [];
   // On Redis Cluster every master holds its own share of the keys, so each is scanned.
   const cluster = redis as unknown as { isCluster?: boolean; nodes(role: 'master'): Redis[] };
-  for (const node of cluster.isCluster ? cluster.nodes('master') : [redis]) {
-    for await (const found of node.scanStream({ match: keys.productPattern, count: 1000 }) as AsyncIterable<string[]>) {
-      for (const key of found) {
-        if (keys.isSalt(key) || keys.isJob(key) || key === keys.windowBudget || resetSkips?.(key)) continue;
-        const shard = shards.findIndex((family) => family.inFamily(key));
-        if (shard >= 0 && !shards[shard]!.isVisitors(key)) families[shard]!.push(key);
-        else rest.push(key);
+  // A scan that fails (Redis gone) has deleted nothing yet: a 503, like any other command.
+  try {
+    for (const node of cluster.isCluster ? cluster.nodes('master') : [redis]) {
+      for await (const found of node.scanStream({ match: keys.productPattern, count: 1000 }) as AsyncIterable<string[]>) {
+        for (const key of found) {
+          if (keys.isSalt(key) || keys.isJob(key) || key === keys.windowBudget || resetSkips?.(key)) continue;
+          const shard = shards.findIndex((family) => family.inFamily(key));
+          if (shard >= 0 && !shards[shard]!.isVisitors(key)) families[shard]!.push(key);
+          else rest.push(key);
+        }
       }
     }
+  } catch (error) {
+    unavailable(error);
   }
   const margin = RESET_MARGIN_MS + lateMs;
   const from = started - margin;

@@ -1,37 +1,20 @@
-// The counting endpoint. Each method of api.countMethods counts one hit; OPTIONS answers Allow.
+// The counting endpoint: each method of api.countMethods counts one hit of the normalized path.
 import { setImmediate as endOfTurn } from 'node:timers/promises';
-import type Router from '@koa/router';
 import { isbot } from 'isbot';
-import { visitorIdentity, type VisitorHasher } from '../analytics/visitors.js';
-import type { Clock } from '../clock.js';
-import { normalizePath } from '../hits/normalize.js';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { visitorIdentity } from '../analytics/visitors.js';
 import { ForbiddenError, HttpError, TooManyRequestsError } from '../errors.js';
 import { FloodGuard } from '../hits/flood.js';
-import type { HitStore } from '../hits/store.js';
-import type { Settings } from '../settings.js';
+import { normalizePath } from '../hits/normalize.js';
+import type { Services } from '../services.js';
+import { route, type ResponseDeclaration, type RouteDeclaration } from './declare.js';
 
 declare module 'koa' {
   interface DefaultState {
     /** Why an /api/* request counted nothing, for hitcounter_hits_refused_total (see metrics.ts). */
     refusal?: string;
   }
-}
-
-export interface ApiDeps {
-  store: HitStore;
-  /** api.bots "separate": where bots' hits are counted. */
-  bots?: HitStore;
-  clock: Clock;
-  /** Absent when analytics.visitors is off. */
-  visitors?: VisitorHasher;
-  /**
-   * Write-behind: the store hashes visitors when it flushes, so that a hit never waits on Redis
-   * for the salt; and hits are answered at the end of the event-loop turn (see below).
-   */
-  writeBehind?: boolean;
-  api: Settings['api'];
-  /** What an event entry keeps of the path, Referer and User-Agent. */
-  events: Pick<Settings['events'], 'maxPathBytes' | 'maxReferrerBytes' | 'maxUserAgentBytes'>;
 }
 
 // What the visitor hash reads of the User-Agent (unchanged by events.maxUserAgentBytes, so that
@@ -48,24 +31,34 @@ export function cutUtf8(path: string, maxBytes: number): string {
   return bytes.subarray(0, end).toString('utf8');
 }
 
-export function mount(router: Router, { store, bots, clock, visitors, writeBehind = false, api, events }: ApiDeps): void {
+const Hit = z.strictObject({
+  path: z.string().regex(/^\/api(\/|$)/).meta({ description: 'The normalized path that was counted.' }),
+  hits: z.int().min(1).meta({ description: 'Its all-time count, this hit included (write-behind mode: this process\'s best knowledge).' }),
+}).meta({ id: 'Hit', examples: [{ path: '/api/hello/world', hits: 3 }] });
+
+const NORMALIZED = 'It is normalized before counting: query dropped, decoded once as UTF-8, runs of `/` collapsed, one trailing `/` dropped, `.` and `..` resolved, case kept.';
+
+const pathParams = z.object({
+  path: z.string().min(1).meta({
+    // OpenAPI path templates match one segment; the words are all a document can say here.
+    description: `The rest of the path to count, still percent-encoded: one segment, or several with the slashes between them (\`/api/a/b/c\` counts \`/api/a/b/c\`; a path template of OpenAPI stands for one segment, so tools that match paths by the template see only those). ${NORMALIZED}`,
+    examples: ['hello', 'blog'],
+  }),
+});
+
+export function routes({ settings, store, bots, clock, visitors }: Services): RouteDeclaration[] {
+  const { api, events } = settings;
+  const writeBehind = settings.writeBehind.enabled;
   const counted = new Set<string>(api.countMethods);
   const allow = [...api.countMethods, 'OPTIONS'].join(', ');
   const flood = api.floodLimit.points > 0 ? new FloodGuard(api.floodLimit, () => clock.now()) : undefined;
   const refuseBots = api.bots === 'refuse';
   const botsApart = api.bots === 'separate' && bots !== undefined;
   const { maxPathBytes, maxReferrerBytes, maxUserAgentBytes } = events;
-  // ANY /api/<path>
-  // Counts one hit for the normalized path and answers with its new total.
-  //   200 {"path": "/api/hello/world", "hits": 3}; a bot's hit with api.bots "separate": its count among bots
-  //   400 bad percent-encoding, invalid UTF-8, control character, ".." out of /api
-  //   403 a new path past api.maxPaths, or a bot's User-Agent with api.bots "refuse"
-  //   405 a method not in api.countMethods (Allow lists those that count)
-  //   414 normalized path over 2048 bytes
-  //   429 over api.floodLimit (per client IP) or rateLimits.api
-  //   503 Redis unavailable or refusing writes (out of memory): nothing was counted, retry after Retry-After
-  // OPTIONS /api/<path>: 204 with Allow, counts nothing.
-  router.all('/api{/*rest}', async (ctx) => {
+
+  // The handler of every declaration below: OPTIONS is 204 with Allow, a method outside
+  // api.countMethods 405, any other counts.
+  async function count(ctx: Context): Promise<void> {
     if (ctx.method === 'OPTIONS') {
       ctx.set('Allow', allow);
       ctx.status = 204;
@@ -91,6 +84,8 @@ export function mount(router: Router, { store, bots, clock, visitors, writeBehin
       throw new ForbiddenError('Hits from bots are not counted (api.bots: refuse)');
     }
     const counter = bot ? bots! : store;
+    // Write-behind: the store hashes visitors when it flushes, so that a hit never waits on Redis
+    // for the salt.
     const later = visitors !== undefined && writeBehind;
     let hits: number;
     try {
@@ -116,5 +111,53 @@ export function mount(router: Router, { store, bots, clock, visitors, writeBehin
     if (writeBehind) await endOfTurn();
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { path, hits };
-  });
+  }
+
+  const methods = api.countMethods.join(', ');
+  const elsewhere = 'any other method answers 405 with `Allow` (the methods that count, and OPTIONS) and counts nothing';
+  const rateLimited = (what: string): ResponseDeclaration => ({ ref: 'TooManyRequests', description: what });
+  const counting: Record<number, ResponseDeclaration> = {
+    200: { description: 'Counted: the normalized path and its new all-time count.', content: { 'application/json': Hit } },
+    400: { ref: 'BadRequest', description: 'Malformed percent-encoding or invalid UTF-8, a control character (U+0000–U+001F, U+007F), a `..` that climbs out of `/api`; or a request Node\'s HTTP parser rejected (raw non-ASCII bytes in the URL, a bad request line), then without `X-Request-Id`.' },
+    403: { ref: 'Forbidden', description: 'Not counted: a path not yet in the ranking while it holds `api.maxPaths` (1,000,000) distinct paths (known paths still count), or a bot\'s User-Agent with `api.bots` `refuse`.' },
+    414: { ref: 'UriTooLong', description: 'The request target is over `server.maxUrlBytes` (8192), or the normalized path is over 2048 bytes of UTF-8.' },
+    429: rateLimited('Over `api.floodLimit` (6,000 hits per 10 s per client IP by default, loopback exempt) or the `api` rate limit (unlimited by default). Nothing counted.'),
+    503: { ref: 'RedisUnavailable', description: 'Redis could not be reached in time: the hit was not counted.' },
+  };
+  const description =
+    `Counts one hit, with \`ZINCRBY\`, and answers the new all-time count. The methods of \`api.countMethods\` count (${methods}); ` +
+    `OPTIONS answers 204 with \`Allow\`; ${elsewhere}. A client mistake is a 4xx and counts nothing; a 503 counts nothing either. ` +
+    'With `api.bots` `separate`, a bot\'s hit (a User-Agent the `isbot` list matches) is counted in the bots\' ranking (`GET /stats?bots=1`) and answers its count there.';
+  const body = {
+    schema: undefined,
+    contentType: '*/*',
+    required: false,
+    description: 'Optional, of any type and size, and ignored: never parsed or counted, and `server.maxBodyBytes` does not apply (it bounds the JSON bodies the server reads). The answer does not wait for it; Node reads the rest and discards it, and the connection stays usable. A body still arriving after `server.requestTimeoutMs` (30 s from the start of the request) gets a 408 and the connection closed, after the answer, which stands.',
+  };
+  const options: Record<number, ResponseDeclaration> = {
+    204: { description: 'Nothing counted.', headers: { Allow: 'Allow' } },
+  };
+  // Two paths, because one template cannot stand for `/api` and for the paths under it; each
+  // request matches the layer of one. `any` is mounted with router.all, which also takes OPTIONS
+  // and every other method, but documents only api.countMethods: OPTIONS has a declaration of
+  // its own, mounted first. Both share count(), so a request gets the same answer whichever runs it.
+  const paths = [
+    { path: '/api', koaPath: undefined, id: 'RootHit', summary: 'for `/api` itself', params: undefined },
+    { path: '/api/{path}', koaPath: '/api/*path', id: 'Hit', summary: 'for the normalized path', params: pathParams },
+  ];
+  return [
+    ...paths.map(({ path, koaPath, id, params }) => route({
+      operationId: `options${id}`, method: 'options', path, koaPath, params, tags: ['hits'], auth: 'public',
+      summary: 'The methods that count; counts nothing',
+      responses: options,
+      handler: count,
+    })),
+    ...paths.map(({ path, koaPath, id, summary, params }) => route({
+      operationId: `count${id}`, method: 'any', path, koaPath, params, body, tags: ['hits'], auth: 'public',
+      summary: `Count one hit ${summary}`,
+      description,
+      responses: counting,
+      handler: count,
+    })),
+  ];
 }

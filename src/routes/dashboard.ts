@@ -5,9 +5,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { z } from 'zod';
 import { NotFoundError } from '../errors.js';
+import type { Services } from '../services.js';
+import { conditionalHeaders } from './schemas.js';
+import { route, type RouteDeclaration } from './declare.js';
 
 const require = createRequire(import.meta.url);
 const own = (name: string) => fileURLToPath(new URL(`../dashboard/${name}`, import.meta.url));
@@ -65,23 +68,59 @@ function send(ctx: Context, { file, type }: { file: string; type: string }): voi
   ctx.body = body;
 }
 
-export function mount(router: Router): void {
-  // GET /
-  // The dashboard page: top paths, live traffic, load tests.
-  //   200 text/html (304 when If-None-Match holds its ETag)
-  router.get('/', (ctx) => {
-    ctx.set('Content-Security-Policy', CSP);
-    ctx.set('Referrer-Policy', 'no-referrer');
-    send(ctx, INDEX);
-  });
+// What / and /dashboard/{file} document in common: the ETag and the revalidation it serves.
+const cacheControl = { description: 'Revalidate with `If-None-Match` on every load.', required: true, schema: { const: 'no-cache' } };
+const notModified = { ref: 'NotModified', description: 'The `If-None-Match` ETag still holds: no body.' };
 
-  // GET /dashboard/{file}
-  // The page's scripts and styles, and uPlot's: a fixed list of names, nothing else.
-  //   200 the file with its content type, ETag and Cache-Control: no-cache (304 when unchanged)
-  //   404 any other name
-  router.get('/dashboard/:file', (ctx) => {
-    const entry = FILES.get(ctx.params.file!);
-    if (!entry) throw new NotFoundError(`No dashboard file ${ctx.params.file}`);
-    send(ctx, entry);
-  });
+export function routes(_services: Services): RouteDeclaration[] {
+  return [
+    route({
+      operationId: 'getDashboard',
+      headers: conditionalHeaders,
+      method: 'get',
+      path: '/',
+      tags: ['dashboard'],
+      summary: 'The web dashboard',
+      description: 'Top paths, live traffic and load tests, in one page served by this server (no CDN).',
+      auth: 'public',
+      responses: {
+        200: {
+          description: 'The dashboard page.',
+          headers: { 'Content-Security-Policy': 'PageCsp', ETag: 'ETag', 'Cache-Control': cacheControl },
+          content: { 'text/html': { type: 'string' } },
+        },
+        304: notModified,
+      },
+      handler: (ctx) => {
+        ctx.set('Content-Security-Policy', CSP);
+        ctx.set('Referrer-Policy', 'no-referrer');
+        send(ctx, INDEX);
+      },
+    }),
+    route({
+      operationId: 'getDashboardAsset',
+      headers: conditionalHeaders,
+      method: 'get',
+      path: '/dashboard/{file}',
+      tags: ['dashboard'],
+      summary: 'A static file of the dashboard',
+      description: 'The page\'s scripts and styles, and uPlot\'s: a fixed list of names.',
+      auth: 'public',
+      params: z.strictObject({ file: z.string().meta({ description: 'A file of the dashboard.', param: { example: 'app.js' } }) }),
+      responses: {
+        200: {
+          description: 'The file.',
+          headers: { ETag: 'ETag', 'Cache-Control': cacheControl },
+          content: { 'text/javascript': { type: 'string' }, 'text/css': { type: 'string' } },
+        },
+        304: notModified,
+        404: { ref: 'NotFound', description: 'No such file.' },
+      },
+      handler: (ctx, { params: { file } }) => {
+        const entry = FILES.get(file);
+        if (!entry) throw new NotFoundError(`No dashboard file ${file}`);
+        send(ctx, entry);
+      },
+    }),
+  ];
 }

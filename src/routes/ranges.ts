@@ -1,25 +1,33 @@
-// Query parameters shared by the analytics routes: instants, the time range and the path prefix.
-// Parsing and its 400s live here; analytics/buckets.ts stays pure (times in, buckets out).
+// The query parameters the analytics routes share (a window or a custom range, a path prefix), and
+// the rules that join them. Parsing and its 400s live here; analytics/buckets.ts stays pure
+// (times in, buckets out).
+import { z } from 'zod';
 import { cover, MS, WINDOWS, windowRange, type Range, type Retention } from '../analytics/buckets.js';
 import { BadRequestError } from '../errors.js';
-import { normalizeDecodedPath } from '../hits/normalize.js';
-import { enumParam } from './params.js';
+import { apiPath, flag, instant, integer, oneOf } from './schemas.js';
 
-export type Query = Record<string, unknown>;
+const WINDOW = 'A named window ending with the current minute; `all` (the default) is the all-time ranking. Not together with `from`/`to`.';
 
-/** A query parameter holding an ISO 8601 instant, as ms since the epoch; undefined when absent. */
-export function instantParam(name: string, raw: unknown): number | undefined {
-  if (raw === undefined) return undefined;
-  const time = typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(raw) ? Date.parse(raw) : NaN;
-  if (Number.isNaN(time)) throw new BadRequestError(`Expected \`${name}\` to be an ISO 8601 instant such as 2026-11-24T08:00:00Z`);
-  return time;
-}
+/** ?window= or ?from=&to=, as every analytics read takes them. */
+export const rangeQuery = {
+  window: oneOf(WINDOWS).optional().meta({ param: { id: 'Window' }, description: WINDOW }),
+  from: instant().optional().meta({ param: { id: 'From' }, description: 'Start of a custom range (inclusive), with `to`. Must be a whole minute within the last 48 h, a whole hour within 90 days, a whole day before that.', examples: ['2026-11-24T00:00:00Z'] }),
+  to: instant().optional().meta({ param: { id: 'To' }, description: 'End of a custom range (exclusive), with `from`; on the same bucket boundaries.', examples: ['2026-11-24T12:00:00Z'] }),
+};
 
-/** Parses ?from=&to= ISO 8601 instants into a range whose cover exists, or says why not. */
-export function customRange(rawFrom: unknown, rawTo: unknown, now: number, retention: Retention): Range {
-  if (rawFrom === undefined || rawTo === undefined) throw new BadRequestError('Expected both `from` and `to`');
-  const from = instantParam('from', rawFrom)!;
-  const to = instantParam('to', rawTo)!;
+/** The query parameters of a ranking: GET /stats and /stats.csv. */
+export const rankingQuery = {
+  limit: integer(1).optional().meta({ param: { id: 'RankingLimit' }, description: 'At most this many rows; all rows when absent.' }),
+  offset: integer(0).optional().meta({ param: { id: 'Offset' }, description: 'Skip this many rows first.', default: 0 }),
+  ...rangeQuery,
+  prefix: apiPath().optional().meta({ param: { id: 'Prefix' }, description: 'Only paths equal to this one or below it (normalized like a hit).', examples: ['/api/blog'] }),
+  uniques: flag().optional().meta({ param: { id: 'Uniques' }, description: 'Add approximate unique `visitors` (HyperLogLog, ~0.81% standard error) to each row.' }),
+  bots: flag().optional().meta({ param: { id: 'Bots' }, description: 'The ranking of bots\' hits instead (User-Agents the `isbot` list matches), which are counted apart with `api.bots` `separate`; otherwise 400.' }),
+};
+
+/** Checks ?from=&to= (ms since the epoch) against each other and the buckets still kept. */
+export function customRange(from: number | undefined, to: number | undefined, now: number, retention: Retention): Range {
+  if (from === undefined || to === undefined) throw new BadRequestError('Expected both `from` and `to`');
   if (from >= to) throw new BadRequestError('Expected `from` to be before `to`');
   if (!cover(from, to, now, retention)) {
     throw new BadRequestError(
@@ -30,29 +38,16 @@ export function customRange(rawFrom: unknown, rawTo: unknown, now: number, reten
   return { from, to };
 }
 
+export type RangeInput = z.output<z.ZodObject<typeof rangeQuery>>;
+
 /**
- * `?window=15m|1h|24h|7d|30d|all` or `?from=&to=` (ISO 8601). Undefined means all time.
- * `fallback` is the window used when neither is given.
+ * The range a query asks for: a named window or from/to. Undefined means all time. `fallback` is
+ * the window used when neither is given.
  */
-export function rangeParam(query: Query, now: number, retention: Retention, fallback: 'all' | '24h' = 'all'): Range | undefined {
+export function rangeOf(query: RangeInput, now: number, retention: Retention, fallback: 'all' | '24h' = 'all'): Range | undefined {
   const hasCustom = query.from !== undefined || query.to !== undefined;
   if (hasCustom && query.window !== undefined) throw new BadRequestError('Expected either `window` or `from` and `to`, not both');
   if (hasCustom) return customRange(query.from, query.to, now, retention);
-  const name = enumParam('window', query.window, WINDOWS) ?? fallback;
+  const name = query.window ?? fallback;
   return name === 'all' ? undefined : windowRange(name, now, retention);
-}
-
-/**
- * `?prefix=/api/users` (or `?path=`): a path under /api, normalized like a hit. The URL parser has
- * decoded it once already, as a hit's path is decoded once: it is compared with stored paths as is.
- */
-export function prefixParam(raw: unknown, name = 'prefix'): string | undefined {
-  if (raw === undefined) return undefined;
-  const message = `Expected \`${name}\` to be a path under /api, such as /api/users`;
-  if (typeof raw !== 'string' || !raw.startsWith('/api')) throw new BadRequestError(message);
-  try {
-    return normalizeDecodedPath(raw);
-  } catch {
-    throw new BadRequestError(message);
-  }
 }

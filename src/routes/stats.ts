@@ -1,26 +1,39 @@
-// The ranking of counted paths, all time or over a window, and the per-path detail.
+// The ranking of counted paths, all time or over a window; one path's detail; the reset.
 import { Readable } from 'node:stream';
-import type Router from '@koa/router';
-import type { Middleware } from 'koa';
-import { bucketId, GRANULARITIES, keptRange, MS, series, type Granularity, type Range } from '../analytics/buckets.js';
-import type { Clock } from '../clock.js';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { bucketId, GRANULARITIES, keptRange, MS, series, WINDOWS, type Granularity, type Range } from '../analytics/buckets.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
-import { pagesUnder, pageUnder } from '../hits/under-prefix.js';
-import type { HitStore, PathHits } from '../hits/store.js';
+import { query as queryRanking, type Row } from '../hits/ranking-query.js';
+import type { HitStore } from '../hits/store.js';
+import type { Services } from '../services.js';
 import { csvBody } from './csv.js';
-import { booleanParam, enumParam, integerParam, rejectUnknown } from './params.js';
-import { prefixParam, rangeParam } from './ranges.js';
+import { route, type RouteDeclaration } from './declare.js';
+import { rangeOf, rankingQuery, rangeQuery } from './ranges.js';
+import { apiPath, oneOf, query } from './schemas.js';
 
-export interface StatsDeps {
-  store: HitStore;
-  /** api.bots "separate": bots' hits, read with bots=1. */
-  bots?: HitStore;
-  clock: Clock;
-  admin: Middleware;
-  reader: Middleware;
-}
+const count = z.int().min(0);
 
-type Row = PathHits & { visitors?: number };
+export const PathHitsSchema = z.object({
+  path: z.string().regex(/^(\/api(\/|$)|\(new paths past api\.maxPaths\)$)/).meta({ description: 'A counted path; in write-behind mode also `(new paths past api.maxPaths)`, which counts the acknowledged hits of new paths past the cap.' }),
+  hits: count,
+  visitors: count.optional().meta({ description: 'With `uniques`: approximate unique visitors over the window\'s whole days.' }),
+}).meta({ id: 'PathHits' });
+
+const Ranking = z.array(PathHitsSchema).meta({ id: 'Ranking', examples: [[{ path: '/api/hello/world', hits: 2 }, { path: '/api/blog/hello-world', hits: 1 }]] });
+
+const iso = z.iso.datetime({ offset: true });
+const PathDetail = z.object({
+  path: z.string().regex(/^\/api(\/|$)/),
+  hits: count.meta({ description: 'All time.' }),
+  window: z.object({ from: iso, to: iso, hits: count, visitors: count.meta({ description: 'Approximate, over the window\'s whole days.' }) }),
+  granularity: z.enum(GRANULARITIES),
+  series: z.array(z.object({ time: iso, hits: count })).meta({ description: 'One point per bucket, zero-filled, oldest first.' }),
+}).meta({ id: 'PathDetail' });
+
+const DeletedKeys = z.object({ deletedKeys: count }).meta({ id: 'DeletedKeys', examples: [{ deletedKeys: 10 }] });
+
+const CSV_LINES = 'A header line `path,hits` (`path,hits,visitors` with `uniques`), then one line per path.';
 
 const rowJson = ({ path, hits, visitors }: Row) =>
   visitors === undefined ? `{"path":${JSON.stringify(path)},"hits":${hits}}` : `{"path":${JSON.stringify(path)},"hits":${hits},"visitors":${visitors}}`;
@@ -47,66 +60,7 @@ function visitorDays(range: Range | undefined, now: number, keptMs: number): str
   return series(span, 'day').map(bucketId);
 }
 
-export function mount(router: Router, { store, bots, clock, admin, reader }: StatsDeps): void {
-  // GET /stats?limit=&offset=&window=&from=&to=&prefix=&uniques=&format=&bots=   (and GET /stats.csv)
-  // The paths with their hits, highest first. Without a window: the all-time ranking, exactly
-  // `ZREVRANGE hits 0 -1 WITHSCORES`. With one: the union of the window's buckets.
-  // bots=1: the ranking of bots' hits instead, counted apart with api.bots "separate".
-  //   200 [{"path": "/api/a", "hits": 3}, ...] (+ "visitors" with uniques=1), or CSV
-  //       X-Total-Count: paths in all (under the prefix); Link: <…>; rel="next" when more follow
-  //   400 a bad parameter; 401 with auth.protectStats, the admin token missing or wrong
-  //   503 Redis unavailable
-  router.get(['/stats', '/stats.csv'], reader, async (ctx) => {
-    const query = ctx.query;
-    rejectUnknown(query, ['limit', 'offset', 'window', 'from', 'to', 'prefix', 'uniques', 'format', 'bots']);
-    const source = rankingOf(booleanParam('bots', query.bots) ?? false);
-    const csv = ctx.path === '/stats.csv' || enumParam('format', query.format, ['json', 'csv']) === 'csv';
-    const limit = integerParam('limit', query.limit, 1);
-    const offset = integerParam('offset', query.offset, 0) ?? 0;
-    const prefix = prefixParam(query.prefix);
-    const uniques = booleanParam('uniques', query.uniques) ?? false;
-    const now = clock.now();
-    const range = rangeParam(query, now, source.retention());
-
-    const ranking = await source.rankingKey(range);
-    const setHeaders = (total: number) => {
-      ctx.set('X-Total-Count', String(total));
-      ctx.set('Cache-Control', 'no-store');
-      if (limit !== undefined && offset + limit < total) {
-        const next = new URLSearchParams(ctx.querystring);
-        next.set('offset', String(offset + limit));
-        ctx.set('Link', `<${ctx.path}?${next}>; rel="next"`);
-      }
-    };
-    // A short page is read whole and answered as one string, without the stream machinery: what
-    // the dashboard's pages and the benchmark ask for. Without a prefix it is one round trip (the
-    // page and its total); with one, one pass over the ranking that counts and keeps the page.
-    if (limit !== undefined && limit <= source.pageSize && !csv && !uniques) {
-      const { rows, total } = prefix === undefined
-        ? await source.pageWithTotal(ranking, offset, limit).then(([page, count]) => ({ rows: page, total: count }))
-        : await pageUnder(source, ranking, prefix, offset, limit);
-      setHeaders(total);
-      ctx.type = 'application/json';
-      ctx.body = `[${rows.map(rowJson).join(',')}]`;
-      return;
-    }
-    // Longer answers stream; the total comes first (a header), so a prefix costs a counting pass.
-    setHeaders(prefix === undefined ? await source.distinctPaths(ranking) : (await pageUnder(source, ranking, prefix, 0, 0)).total);
-    const ranked = prefix === undefined ? source.ranking({ offset, limit }, ranking) : pagesUnder(source, ranking, prefix, offset, limit);
-    const days = visitorDays(range, now, source.visitorRetentionMs());
-    const pages = uniques ? withVisitors(source, ranked, days) : ranked;
-
-    if (csv) {
-      ctx.type = 'text/csv';
-      ctx.attachment('stats.csv');
-      const columns = uniques ? ['path', 'hits', 'visitors'] : ['path', 'hits'];
-      ctx.body = await csvBody(flatten(pages), columns);
-      return;
-    }
-    ctx.type = 'application/json';
-    ctx.body = Readable.from(jsonArray(pages));
-  });
-
+export function routes({ store, bots, clock }: Services): RouteDeclaration[] {
   /** Which store a ranking is read from: people's, or with bots=1 the bots' (api.bots "separate" only). */
   function rankingOf(ofBots: boolean): HitStore {
     if (!ofBots) return store;
@@ -114,58 +68,159 @@ export function mount(router: Router, { store, bots, clock, admin, reader }: Sta
     return bots;
   }
 
-  // GET /stats/path?path=/api/a/b&window=&from=&to=&granularity=minute|hour|day
-  // One path: all-time hits, hits and visitors over the window (default 24h), and a zero-filled series.
-  // window=all: the whole history, as on /stats: all-time hits and visitors, a series of the kept days.
-  //   200 {"path", "hits", "window": {"from", "to", "hits", "visitors"}, "granularity", "series": [{"time", "hits"}]}
-  //   400 a bad parameter; 404 the path was never counted
-  router.get('/stats/path', reader, async (ctx) => {
-    const query = ctx.query;
-    rejectUnknown(query, ['path', 'window', 'from', 'to', 'granularity']);
-    const path = prefixParam(query.path, 'path');
-    if (path === undefined) throw new BadRequestError('Expected `path`, such as /api/hello/world');
+  type RankingInput = z.output<z.ZodObject<typeof rankingQuery>> & { format?: 'json' | 'csv' };
+  // X-Total-Count: paths in all (under the prefix); Link: <…>; rel="next" when more follow.
+  async function ranking(ctx: Context, query: RankingInput, csv: boolean) {
+    const { limit, offset = 0, prefix, uniques = false } = query;
+    const source = rankingOf(query.bots ?? false);
     const now = clock.now();
-    const retention = store.retention();
-    const window = rangeParam(query, now, retention, '24h');
-    const range = window ?? keptRange(now, retention);
-    const span = range.to - range.from;
-    const granularity: Granularity = enumParam('granularity', query.granularity, GRANULARITIES) ?? (span <= 2 * MS.hour ? 'minute' : span <= 7 * MS.day ? 'hour' : 'day');
-    if (range.from < now - retention[granularity]) {
-      throw new BadRequestError(`Expected a window within the ${granularity} buckets' retention (${retention[granularity] / MS.hour} h)`);
-    }
-    if (span / MS[granularity] > 10_000) throw new BadRequestError(`Expected at most 10000 ${granularity}s; use a coarser granularity`);
+    const range = rangeOf(query, now, source.retention());
 
-    const hits = await store.hitsOf(path);
-    if (hits === 0) throw new NotFoundError(`No hits counted for ${path}`);
-    const buckets = series(range, granularity);
-    const counts = await store.seriesOf(path, buckets);
-    const [visitors] = await store.visitorsOf([path], visitorDays(window, now, store.visitorRetentionMs()));
-    // All time is the ranking's own count: it also holds hits older than the day buckets kept.
-    const windowHits = window ? counts.reduce((a, b) => a + b, 0) : hits;
+    const { total, rows } = await queryRanking(source, {
+      range, prefix, offset, limit, uniques, visitorDays: visitorDays(range, now, source.visitorRetentionMs()),
+    });
+    ctx.set('X-Total-Count', String(total));
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = {
-      path,
-      hits,
-      window: { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), hits: windowHits, visitors },
-      granularity,
-      series: buckets.map((bucket, i) => ({ time: new Date(bucket.start).toISOString(), hits: counts[i] })),
-    };
-  });
-
-  // DELETE /stats   (admin)
-  // Erases every key of the product, found by SCAN on its prefix (never FLUSHALL): the ranking,
-  // buckets, visitors, events, jobs; not the visitor salts, which replicas hold in memory too.
-  //   200 {"deletedKeys": n}
-  //   401 admin token missing or wrong; 403 no token configured and the client is not on loopback
-  //   503 Redis unavailable
-  router.delete('/stats', admin, async (ctx) => {
-    ctx.body = { deletedKeys: await store.reset() + (bots ? await bots.reset() : 0) };
-  });
-}
-
-async function* withVisitors(store: HitStore, pages: AsyncIterable<PathHits[]>, days: string[]): AsyncGenerator<Row[]> {
-  for await (const rows of pages) {
-    const visitors = await store.visitorsOf(rows.map((row) => row.path), days);
-    yield rows.map((row, i) => ({ ...row, visitors: visitors[i]! }));
+    if (limit !== undefined && offset + limit < total) {
+      const next = new URLSearchParams(ctx.querystring);
+      next.set('offset', String(offset + limit));
+      ctx.set('Link', `<${ctx.path}?${next}>; rel="next"`);
+    }
+    if (csv) {
+      ctx.type = 'text/csv';
+      ctx.attachment('stats.csv');
+      ctx.body = await csvBody(flatten(rows), uniques ? ['path', 'hits', 'visitors'] : ['path', 'hits']);
+      return;
+    }
+    ctx.type = 'application/json';
+    if (limit !== undefined && limit <= source.pageSize) {
+      // A short page is in memory already: one string, without the stream machinery.
+      const page: Row[] = [];
+      for await (const some of rows) page.push(...some);
+      ctx.body = `[${page.map(rowJson).join(',')}]`;
+    } else {
+      ctx.body = Readable.from(jsonArray(rows));
+    }
   }
+
+  /** The ranking's parameters, in the order the unknown-parameter message lists them. */
+  const rankingParams = (format: string) => {
+    const { bots: botsParam, ...rest } = rankingQuery;
+    return query({ ...rest, format: oneOf(['json', 'csv']).optional().meta({ description: format }), bots: botsParam });
+  };
+
+  const badRanking = 'A parameter invalid, given twice, or unknown; or a request Node\'s HTTP parser rejected, then without `X-Request-Id`.';
+  return [
+    route({
+      operationId: 'getRanking',
+      method: 'get',
+      path: '/stats',
+      tags: ['stats'],
+      summary: 'Every counted path with its hits, highest first',
+      description: 'Without a window, exactly `ZREVRANGE hits 0 -1 WITHSCORES` (ties in reverse lexicographic order); with one, the union of the buckets covering it. Streamed one Redis page at a time. `format=csv` answers CSV like `/stats.csv`.',
+      auth: 'reader',
+      query: rankingParams('Answer as JSON (default) or CSV.'),
+      responses: {
+        200: {
+          description: 'The ranking (`[]` when nothing was counted yet).',
+          headers: {
+            'X-Total-Count': 'XTotalCount',
+            Link: 'Link',
+            'Content-Disposition': { description: 'With `format=csv`: `attachment; filename="stats.csv"`.', schema: { type: 'string' } },
+          },
+          content: { 'application/json': Ranking, 'text/csv': { type: 'string', description: `With \`format=csv\`: ${CSV_LINES}` } },
+        },
+        400: { ref: 'BadRequest', description: '`limit`, `offset`, `window`, `from`/`to`, `prefix`, `uniques` or `format` invalid, given twice, or an unknown parameter; or a request Node\'s HTTP parser rejected, then without `X-Request-Id`.' },
+        503: { ref: 'ServiceUnavailable', description: 'Redis unavailable, or a new custom `from`/`to` window while `analytics.maxCachedWindows` distinct ones are cached: `Retry-After` says when one frees.' },
+      },
+      handler: (ctx, { query: input }) => ranking(ctx, input, input.format === 'csv'),
+    }),
+    route({
+      operationId: 'exportRanking',
+      method: 'get',
+      path: '/stats.csv',
+      tags: ['stats'],
+      summary: 'The ranking as CSV',
+      description: 'The same rows as `/stats`, streamed in constant memory.',
+      auth: 'reader',
+      query: rankingParams('Accepted for symmetry with `/stats`; the answer is CSV either way.'),
+      responses: {
+        200: {
+          description: CSV_LINES,
+          headers: { 'X-Total-Count': 'XTotalCount', Link: 'Link', 'Content-Disposition': 'StatsAttachment' },
+          content: { 'text/csv': { type: 'string' } },
+        },
+        400: { ref: 'BadRequest', description: badRanking },
+        503: { ref: 'ServiceUnavailable', description: 'Redis unavailable, or a new custom `from`/`to` window while `analytics.maxCachedWindows` distinct ones are cached.' },
+      },
+      handler: (ctx, { query: input }) => ranking(ctx, input, true),
+    }),
+    route({
+      operationId: 'getPathDetail',
+      method: 'get',
+      path: '/stats/path',
+      tags: ['stats'],
+      summary: 'One path: all-time hits, the window\'s hits and visitors, and a zero-filled series',
+      auth: 'reader',
+      query: query({
+        path: apiPath().optional().meta({ description: 'The path (normalized like a hit).', examples: ['/api/hello/world'], param: { required: true } }),
+        window: oneOf(WINDOWS).optional().meta({ description: 'A named window ending with the current minute (default `24h`). `all` is the whole history, as on `/stats`: `window.hits` is the all-time count, `window.visitors` covers the days still kept, and the series starts with the oldest day bucket still kept. Not together with `from`/`to`.' }),
+        from: rangeQuery.from,
+        to: rangeQuery.to,
+        granularity: oneOf(GRANULARITIES).optional().meta({ description: 'Series resolution. By default minutes up to 2 h, hours up to 7 days, days beyond.' }),
+      }),
+      responses: {
+        200: { description: 'The path\'s detail.', content: { 'application/json': PathDetail } },
+        400: { ref: 'BadRequest', description: '`path` missing or not under `/api`; a bad window or range; a granularity older than its buckets are kept, or over 10000 points; an unknown parameter; or a request Node\'s HTTP parser rejected, then without `X-Request-Id`.' },
+        404: { ref: 'NotFound', description: 'The path was never counted.' },
+        503: { ref: 'RedisUnavailable', description: 'Redis could not be reached, or refused the command for now.' },
+      },
+      handler: async (ctx, { query: input }) => {
+        const { path } = input;
+        if (path === undefined) throw new BadRequestError('Expected `path`, such as /api/hello/world');
+        const now = clock.now();
+        const retention = store.retention();
+        const window = rangeOf(input, now, retention, '24h');
+        const range = window ?? keptRange(now, retention);
+        const span = range.to - range.from;
+        const granularity: Granularity = input.granularity ?? (span <= 2 * MS.hour ? 'minute' : span <= 7 * MS.day ? 'hour' : 'day');
+        if (range.from < now - retention[granularity]) {
+          throw new BadRequestError(`Expected a window within the ${granularity} buckets' retention (${retention[granularity] / MS.hour} h)`);
+        }
+        if (span / MS[granularity] > 10_000) throw new BadRequestError(`Expected at most 10000 ${granularity}s; use a coarser granularity`);
+
+        const hits = await store.hitsOf(path);
+        if (hits === 0) throw new NotFoundError(`No hits counted for ${path}`);
+        const buckets = series(range, granularity);
+        const counts = await store.seriesOf(path, buckets);
+        const [visitors] = await store.visitorsOf([path], visitorDays(window, now, store.visitorRetentionMs()));
+        // All time is the ranking's own count: it also holds hits older than the day buckets kept.
+        const windowHits = window ? counts.reduce((a, b) => a + b, 0) : hits;
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = {
+          path,
+          hits,
+          window: { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), hits: windowHits, visitors },
+          granularity,
+          series: buckets.map((bucket, i) => ({ time: new Date(bucket.start).toISOString(), hits: counts[i] })),
+        };
+      },
+    }),
+    route({
+      operationId: 'resetStats',
+      method: 'delete',
+      path: '/stats',
+      tags: ['stats'],
+      summary: 'Erase every key of the product (admin)',
+      description: 'Erases the `hits` ranking and every key under `hitcounter:` (buckets, visitors, events, cached windows, rate limits), found with `SCAN`, never `FLUSHALL`; each shard\'s ranking, buckets and events in one atomic step, so they agree afterwards even under load. Kept: the visitors\' daily salts, which every replica also holds in memory (they expire after two days), and the load-test jobs with their leases (a reset clears counts, not the job system).',
+      auth: 'admin',
+      responses: {
+        200: { description: 'How many keys were deleted.', content: { 'application/json': DeletedKeys } },
+        503: { ref: 'RedisUnavailable', description: 'Redis could not be reached, or refused the command for now: nothing was deleted.' },
+      },
+      handler: async (ctx) => {
+        ctx.body = { deletedKeys: await store.reset() + (bots ? await bots.reset() : 0) };
+      },
+    }),
+  ];
 }

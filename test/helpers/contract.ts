@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { AfterResponseHook } from 'got';
+import { declaredRoutes } from '../../src/routes/index.js';
+import { parseSettings } from '../../src/settings.js';
 
 type Json = Record<string, unknown>;
 
@@ -67,25 +69,20 @@ interface Template {
   params: number;
 }
 
-// A path parameter marked x-wildcard spans segments (koa's `*rest`); any other stays within one.
-function compileTemplate(path: string, item: Json): Template {
-  const wildcards = new Set<string>();
-  const lists: Array<[unknown, string[]]> = [
-    [item.parameters, ['paths', path, 'parameters']],
-    ...HTTP_METHODS.map((m): [unknown, string[]] => [(item[m] as Json | undefined)?.parameters, ['paths', path, m, 'parameters']]),
-  ];
-  for (const [list, tokens] of lists) {
-    for (const [i, p] of ((list as unknown[] | undefined) ?? []).entries()) {
-      const param = deref(p, [...tokens, String(i)]).value;
-      if (param.in === 'path' && param['x-wildcard'] === true) wildcards.add(param.name as string);
-    }
-  }
+// A path parameter whose Koa route is a wildcard (`/api{/*rest}`) spans segments, which OpenAPI
+// templates cannot say (the document says it in words): those paths come from the declarations.
+const settings = parseSettings(JSON.parse(readFileSync(new URL('../../settings.json', import.meta.url), 'utf8')));
+const declared = declaredRoutes(settings);
+const multiSegment = new Set([...declared.api, ...declared.main].filter((route) => route.koaPath?.includes('*')).map((route) => route.path));
+
+function compileTemplate(path: string): Template {
   let params = 0;
-  const source = path.split(/(\{[^}]+\})/).map((part) => {
+  const source = path.split(/(\{[^}]+\})/).map((part, i, parts) => {
     const name = /^\{([^}]+)\}$/.exec(part)?.[1];
     if (name === undefined) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     params++;
-    return wildcards.has(name) ? '.+' : '[^/]+';
+    // Only the last parameter of a multi-segment path takes the rest.
+    return multiSegment.has(path) && i === parts.length - 2 ? '.+' : '[^/]+';
   }).join('');
   // @koa/router is not strict: one trailing slash is optional.
   return { path, regex: new RegExp(`^${source}/?$`), params };
@@ -94,12 +91,12 @@ function compileTemplate(path: string, item: Json): Template {
 const pathItems = openapi.paths as Record<string, Json>;
 // Literal paths win over templated ones, as in OpenAPI (and /test/jobs over /test/{n} in the router).
 const templates = Object.entries(pathItems)
-  .map(([path, item]) => compileTemplate(path, item))
+  .map(([path]) => compileTemplate(path))
   .sort((a, b) => a.params - b.params);
 
 export interface Lookup {
-  /** Where the responses map is, as pointer tokens. */
-  responses: string[];
+  /** Where the responses map is, as pointer tokens; or the map itself, for requests no operation takes. */
+  responses: string[] | Json;
   /** How the request was matched, for messages. */
   operation: string;
 }
@@ -108,14 +105,18 @@ export interface Lookup {
 export function lookup(method: string, path: string): Lookup {
   const verb = method.toLowerCase();
   const matched = templates.filter((t) => t.regex.test(path));
-  for (const { path: template } of matched) {
+  // The most literal template that matches owns the path, whatever the method (as in the router).
+  for (const { path: template } of matched.filter((t) => t.params === matched[0]?.params)) {
     const item = pathItems[template]!;
     // The router answers HEAD wherever it answers GET.
     const chosen = item[verb] ? verb : verb === 'head' && item.get ? 'get' : undefined;
     if (chosen) return { responses: ['paths', template, chosen, 'responses'], operation: `${chosen.toUpperCase()} ${template}` };
   }
-  const which = matched.length > 0 ? 'knownPath' : 'unknownPath';
-  return { responses: ['x-responses-without-operation', which], operation: `no operation (${which})` };
+  // No operation: the answers the document's description gives for those, all shared responses.
+  const shared = (name: string) => ({ $ref: `#/components/responses/${name}` });
+  const common = { 400: shared('MalformedRequest'), 414: shared('UriTooLong'), 429: shared('TooManyRequests'), 431: shared('HeaderFieldsTooLarge') };
+  if (matched.length > 0) return { responses: { ...common, 405: shared('MethodNotAllowed') }, operation: 'no operation (known path: 405)' };
+  return { responses: { ...common, 404: shared('NotFound') }, operation: 'no operation (unknown path: 404)' };
 }
 
 const mediaType = (contentType: string) => contentType.split(';')[0]!.trim().toLowerCase();
@@ -147,10 +148,10 @@ export function contractViolations(response: ObservedResponse): string[] {
 }
 
 function violations(found: Lookup, status: number, method: string, headers: ObservedResponse['headers'], body: Buffer): string[] {
-  const responses = at(found.responses);
+  const responses = Array.isArray(found.responses) ? at(found.responses) : found.responses;
   const key = [String(status), `${String(status)[0]}XX`, 'default'].find((k) => k in responses);
   if (key === undefined) return [`status ${status} is not documented (documented: ${Object.keys(responses).join(', ')})`];
-  const { value: documented, tokens } = deref(responses[key], [...found.responses, key]);
+  const { value: documented, tokens } = deref(responses[key], Array.isArray(found.responses) ? [...found.responses, key] : ['(no operation)', key]);
   const problems: string[] = [];
 
   for (const [name, raw] of Object.entries((documented.headers as Json | undefined) ?? {})) {
