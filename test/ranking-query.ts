@@ -2,7 +2,6 @@
 // three): GET /stats's query equals filtering and slicing the whole ranking in memory, its total
 // comes first, and MONITOR shows a prefixed query reading the ranking once (and, past its buffer,
 // reading on only from where the buffer ended).
-import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
@@ -15,28 +14,11 @@ import { shardOf } from '../src/hits/shards.js';
 import { globalKeys, shardKeys, type ShardKeys } from '../src/redis/keys.js';
 import { loadScripts } from '../src/redis/scripts.js';
 import { ManualClock } from './helpers/clock.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
+import { prefixedRedis } from './helpers/app.js';
 
 const T0 = Date.UTC(2026, 10, 20, 12, 0, 30);
 const ANALYTICS = { minuteTtlMs: 48 * MS.hour, hourTtlMs: 90 * MS.day, dayTtlMs: 730 * MS.day, visitorTtlMs: 90 * MS.day, windowCacheMs: 5000, maxCachedWindows: 2 };
 const PAGE = 3;
-
-// This file's Redis, and per test a client and a key prefix cleaned up after it: helpers/app.ts's
-// prefixedRedis without loading the app, which a test of the read model does not need.
-let fileRedis: Promise<TestRedis> | undefined;
-test.after.always('stop the Redis', async () => { await (await fileRedis)?.stop(); });
-
-async function prefixedRedis(t: ExecutionContext): Promise<{ redis: Redis; prefix: string }> {
-  fileRedis ??= startRedis();
-  const redis = new Redis((await fileRedis).url);
-  const prefix = `test:${randomUUID()}:`;
-  t.teardown(async () => {
-    const doomed = await redis.keys(`${prefix}*`);
-    if (doomed.length > 0) await redis.del(...doomed);
-    redis.disconnect();
-  });
-  return { redis, prefix };
-}
 
 interface Fixture {
   rankings: Rankings;

@@ -162,261 +162,44 @@ export const headers = {
   }
 };
 
+const ERROR_BODY = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
+
+interface ResponseOptions {
+  /** Headers besides X-Request-Id, each a shared header whose id is its name without dashes. */
+  headers?: string[];
+  /** X-Request-Id: the shared (required) header, none (Node's own answers), or optional. */
+  requestId?: boolean | 'optional';
+}
+
+function headersOf({ headers: names = [], requestId = true }: ResponseOptions) {
+  const out: Record<string, unknown> = Object.fromEntries(names.map((name) => [name, { $ref: `#/components/headers/${name.replaceAll('-', '')}` }]));
+  if (requestId === 'optional') out['X-Request-Id'] = { ...headers.XRequestId, required: false };
+  else if (requestId) out['X-Request-Id'] = { $ref: '#/components/headers/XRequestId' };
+  return Object.keys(out).length > 0 ? { headers: out } : {};
+}
+
+/** A response with the error body, {"error": "…"}. */
+const error = (description: string, options: ResponseOptions = {}) => ({ description, ...headersOf(options), content: ERROR_BODY });
+/** A response without a body. */
+const empty = (description: string, options: ResponseOptions = {}) => ({ description, ...headersOf(options) });
+
 export const responses = {
-  "BadRequest": {
-    "description": "A client mistake (see the operation), or a request Node's HTTP parser rejected, then without `X-Request-Id`.",
-    "headers": {
-      "X-Request-Id": {
-        "description": "The request's id: the client's own `X-Request-Id` when it sent a sane one, else a UUID. Every log line about the request carries it.",
-        "required": false,
-        "schema": {
-          "type": "string",
-          "pattern": "^[\\w.:-]{1,128}$"
-        }
-      }
-    },
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "MalformedRequest": {
-    "description": "A request too malformed for Node's HTTP parser (raw non-ASCII bytes in the URL, a bad request line); it has no `X-Request-Id`.",
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "Unauthorized": {
-    "description": "The admin token is missing or wrong.",
-    "headers": {
-      "WWW-Authenticate": {
-        "$ref": "#/components/headers/WWWAuthenticate"
-      },
-      "X-Request-Id": {
-        "$ref": "#/components/headers/XRequestId"
-      }
-    },
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "Forbidden": {
-    "description": "No admin token is configured, and the client is not on loopback.",
-    "headers": {
-      "X-Request-Id": {
-        "$ref": "#/components/headers/XRequestId"
-      }
-    },
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "NotFound": {
-    "description": "Not found.",
-    "headers": {
-      "X-Request-Id": {
-        "$ref": "#/components/headers/XRequestId"
-      }
-    },
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "MethodNotAllowed": {
-    "description": "The path exists, but not with this method.",
-    "headers": {
-      "Allow": {
-        "$ref": "#/components/headers/Allow"
-      },
-      "X-Request-Id": {
-        "$ref": "#/components/headers/XRequestId"
-      }
-    },
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "Conflict": {
-    "description": "Conflict with the current state.",
-    "headers": {
-      "X-Request-Id": {
-        "$ref": "#/components/headers/XRequestId"
-      }
-    },
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "PayloadTooLarge": {
-    "description": "The JSON body is over `server.maxBodyBytes` (16384).",
-    "headers": {
-      "X-Request-Id": {
-        "$ref": "#/components/headers/XRequestId"
-      }
-    },
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "UriTooLong": {
-    "description": "The request target is over `server.maxUrlBytes` (8192).",
-    "headers": {
-      "X-Request-Id": {
-        "$ref": "#/components/headers/XRequestId"
-      }
-    },
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "TooManyRequests": {
-    "description": "A rate limit or a shared cap is reached.",
-    "headers": {
-      "Retry-After": {
-        "$ref": "#/components/headers/RetryAfter"
-      },
-      "RateLimit-Limit": {
-        "$ref": "#/components/headers/RateLimitLimit"
-      },
-      "RateLimit-Remaining": {
-        "$ref": "#/components/headers/RateLimitRemaining"
-      },
-      "RateLimit-Reset": {
-        "$ref": "#/components/headers/RateLimitReset"
-      },
-      "RateLimit-Policy": {
-        "$ref": "#/components/headers/RateLimitPolicy"
-      },
-      "X-Request-Id": {
-        "$ref": "#/components/headers/XRequestId"
-      }
-    },
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "HeaderFieldsTooLarge": {
-    "description": "The request line and headers are over `server.maxHeaderBytes` (16384); refused by Node itself, so it has no `X-Request-Id`.",
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "InternalError": {
-    "description": "An unexpected error: `{\"error\": \"Internal server error\"}`.",
-    "headers": {
-      "X-Request-Id": {
-        "$ref": "#/components/headers/XRequestId"
-      }
-    },
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "RedisUnavailable": {
-    "description": "Redis could not be reached within `redis.commandTimeoutMs` (2 s), or refused the command for now without running it (out of memory at `maxmemory`, a cluster failing over, a replica that is read-only): nothing was counted or changed.",
-    "headers": {
-      "Retry-After": {
-        "$ref": "#/components/headers/RetryAfter"
-      },
-      "X-Request-Id": {
-        "$ref": "#/components/headers/XRequestId"
-      }
-    },
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "ServiceUnavailable": {
-    "description": "Temporarily unavailable.",
-    "headers": {
-      "Retry-After": {
-        "$ref": "#/components/headers/RetryAfter"
-      },
-      "X-Request-Id": {
-        "$ref": "#/components/headers/XRequestId"
-      }
-    },
-    "content": {
-      "application/json": {
-        "schema": {
-          "$ref": "#/components/schemas/Error"
-        }
-      }
-    }
-  },
-  "NotModified": {
-    "description": "The `If-None-Match` ETag still holds: no body.",
-    "headers": {
-      "ETag": {
-        "$ref": "#/components/headers/ETag"
-      },
-      "X-Request-Id": {
-        "$ref": "#/components/headers/XRequestId"
-      }
-    }
-  },
-  "AllowedMethods": {
-    "description": "The methods the path answers, in `Allow`, and an empty body.",
-    "headers": {
-      "Allow": {
-        "$ref": "#/components/headers/Allow"
-      },
-      "X-Request-Id": {
-        "$ref": "#/components/headers/XRequestId"
-      }
-    }
-  }
+  BadRequest: error("A client mistake (see the operation), or a request Node's HTTP parser rejected, then without `X-Request-Id`.", { requestId: 'optional' }),
+  MalformedRequest: error("A request too malformed for Node's HTTP parser (raw non-ASCII bytes in the URL, a bad request line); it has no `X-Request-Id`.", { requestId: false }),
+  Unauthorized: error("The admin token is missing or wrong.", { headers: ["WWW-Authenticate"] }),
+  Forbidden: error("No admin token is configured, and the client is not on loopback."),
+  NotFound: error("Not found."),
+  MethodNotAllowed: error("The path exists, but not with this method.", { headers: ["Allow"] }),
+  Conflict: error("Conflict with the current state."),
+  PayloadTooLarge: error("The JSON body is over `server.maxBodyBytes` (16384)."),
+  UriTooLong: error("The request target is over `server.maxUrlBytes` (8192)."),
+  TooManyRequests: error("A rate limit or a shared cap is reached.", { headers: ["Retry-After","RateLimit-Limit","RateLimit-Remaining","RateLimit-Reset","RateLimit-Policy"] }),
+  HeaderFieldsTooLarge: error("The request line and headers are over `server.maxHeaderBytes` (16384); refused by Node itself, so it has no `X-Request-Id`.", { requestId: false }),
+  InternalError: error("An unexpected error: `{\"error\": \"Internal server error\"}`."),
+  RedisUnavailable: error("Redis could not be reached within `redis.commandTimeoutMs` (2 s), or refused the command for now without running it (out of memory at `maxmemory`, a cluster failing over, a replica that is read-only): nothing was counted or changed.", { headers: ["Retry-After"] }),
+  ServiceUnavailable: error("Temporarily unavailable.", { headers: ["Retry-After"] }),
+  NotModified: empty("The `If-None-Match` ETag still holds: no body.", { headers: ["ETag"] }),
+  AllowedMethods: empty("The methods the path answers, in `Allow`, and an empty body.", { headers: ["Allow"] }),
 };
 
 export const securitySchemes = {
