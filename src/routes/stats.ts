@@ -2,8 +2,9 @@
 import { Readable } from 'node:stream';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { bucketId, GRANULARITIES, keptRange, MS, series, WINDOWS, type Granularity, type Range } from '../analytics/buckets.js';
+import { GRANULARITIES, keptRange, MS, WINDOWS, type Granularity } from '../analytics/buckets.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
+import { pathDetail, visitorDays } from '../hits/path-detail.js';
 import { query as queryRanking, type Row } from '../hits/ranking-query.js';
 import type { HitStore } from '../hits/store.js';
 import type { Services } from '../services.js';
@@ -52,12 +53,6 @@ async function* jsonArray(pages: AsyncIterable<Row[]>): AsyncGenerator<string> {
 
 async function* flatten<T>(pages: AsyncIterable<T[]>): AsyncGenerator<T> {
   for await (const rows of pages) yield* rows;
-}
-
-/** Day ids whose visitor HyperLogLogs cover a range: all kept days for all time. */
-function visitorDays(range: Range | undefined, now: number, keptMs: number): string[] {
-  const span = range ?? { from: now - keptMs, to: now + 1 };
-  return series(span, 'day').map(bucketId);
 }
 
 export function routes({ store, bots, clock }: Services): RouteDeclaration[] {
@@ -189,21 +184,10 @@ export function routes({ store, bots, clock }: Services): RouteDeclaration[] {
         }
         if (span / MS[granularity] > 10_000) throw new BadRequestError(`Expected at most 10000 ${granularity}s; use a coarser granularity`);
 
-        const hits = await store.hitsOf(path);
-        if (hits === 0) throw new NotFoundError(`No hits counted for ${path}`);
-        const buckets = series(range, granularity);
-        const counts = await store.seriesOf(path, buckets);
-        const [visitors] = await store.visitorsOf([path], visitorDays(window, now, store.visitorRetentionMs()));
-        // All time is the ranking's own count: it also holds hits older than the day buckets kept.
-        const windowHits = window ? counts.reduce((a, b) => a + b, 0) : hits;
+        const detail = await pathDetail(store, { path, window, range, granularity, now });
+        if (!detail) throw new NotFoundError(`No hits counted for ${path}`);
         ctx.set('Cache-Control', 'no-store');
-        ctx.body = {
-          path,
-          hits,
-          window: { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), hits: windowHits, visitors },
-          granularity,
-          series: buckets.map((bucket, i) => ({ time: new Date(bucket.start).toISOString(), hits: counts[i] })),
-        };
+        ctx.body = detail;
       },
     }),
     route({
