@@ -74,6 +74,7 @@ export class Metrics {
   readonly #hits = new Counter({ name: `${PREFIX}hits_counted_total`, help: 'Hits acknowledged with a 2xx by /api/*', registers: [this.registry] });
   readonly #hitsFailed = new Counter({ name: `${PREFIX}hits_failed_total`, help: 'Requests to /api/* that counted nothing, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly #hitsRefused = new Counter({ name: `${PREFIX}hits_refused_total`, help: 'Requests to /api/* refused by a control, counted nothing: path_cap (api.maxPaths), method (api.countMethods), bot (api.bots), flood_limit (api.floodLimit), rate_limit (rateLimits.api), redis_oom (Redis at maxmemory), redis_refused (Redis refusing writes for now)', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly #ingest = new Counter({ name: `${PREFIX}ingest_hits_total`, help: 'Hits offered through each way of counting (source: api, pixel, badge, plausible, umami, batch), by outcome (accepted, dropped) and the reason of a drop', labelNames: ['source', 'outcome', 'reason'] as const, registers: [this.registry] });
   readonly #redisDuration = new Histogram({ name: `${PREFIX}redis_command_duration_seconds`, help: 'Round trips to Redis: record_hits and add_hits pipelines of hit batches, and the ping of each scrape', labelNames: ['command', 'outcome'] as const, buckets: SECONDS, registers: [this.registry] });
   readonly #batchHits = new Histogram({ name: `${PREFIX}redis_batch_hits`, help: 'Hits per pipeline sent to Redis', labelNames: ['command'] as const, buckets: BATCH_SIZES, registers: [this.registry] });
   readonly #jobsActive = new Gauge({ name: `${PREFIX}loadgen_jobs_active`, help: 'Load tests this process is running', registers: [this.registry] });
@@ -156,6 +157,11 @@ export class Metrics {
       // The store keeps the running total; a counter can only add, so it is set by reset + inc.
       collect() { this.reset(); this.inc(storeFigures(stores).retracted); },
     });
+  }
+
+  /** One hit offered by a source: accepted (counted), or dropped and why (bot, invalid, unknown_site, rate_limit, duplicate, …). */
+  ingest(source: string, outcome: 'accepted' | 'dropped', reason = ''): void {
+    this.#ingest.inc({ source, outcome, reason });
   }
 
   readonly hitStore: HitStoreMetrics = {

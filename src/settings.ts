@@ -154,6 +154,44 @@ const schema = z.strictObject({
     // 0: every scrape aggregates afresh.
     cacheMs: int(0, 60_000),
   }),
+  // Which browsers on other origins may call which routes (@koa/cors). Admin routes never.
+  cors: z.strictObject({
+    // Allowed origins (scheme://host[:port]), or ["*"] for any; [] keeps CORS off.
+    origins: z.array(z.string().refine((value) => value === '*' || /^https?:\/\/[^/\s]+$/.test(value), { error: 'expected "*" or origins such as https://example.com' }), { error: 'expected a list of origins' }),
+    credentials: bool,
+    // count: /api/*, the pixel, the badge, the trackers' endpoints; read: /stats…, /events…, /health; stream: /stats/stream.
+    routes: z.array(z.enum(['count', 'read', 'stream'], { error: 'expected a list among count, read, stream' }), { error: 'expected a list among count, read, stream' }),
+  }),
+  // gzip/brotli of JSON, CSV and the dashboard's files (koa-compress); streams stay streamed.
+  compression: z.strictObject({
+    enabled: bool,
+    thresholdBytes: int(0, 1_000_000),
+  }),
+  // Counting from web pages: the pixel, the badge, the trackers people already use.
+  web: z.strictObject({
+    pixel: bool,
+    badge: z.strictObject({
+      // Whether viewing a badge counts a hit for its path.
+      countsHit: bool,
+      // A visitor's views of one badge within this window count once.
+      dedupeSeconds: int(0, 31_536_000),
+      // Cache-Control max-age of the image (README image proxies cache it this long).
+      cacheSeconds: int(0, 31_536_000),
+    }),
+    plausible: z.strictObject({ enabled: bool, endpoint: z.string().regex(/^\/[\w./-]*$/, { error: 'expected a path such as /plausible/api/event' }) }),
+    umami: z.strictObject({ enabled: bool }),
+    // Which site a tracked hit belongs to: domain and/or website id → the prefix under /api.
+    sites: z.array(z.strictObject({
+      domain: z.string().optional(),
+      websiteId: z.string().optional(),
+      prefix: z.string().regex(/^(\/[^/\s]+)*$/, { error: 'expected "" or a path such as /example.com' }),
+    }), { error: 'expected a list of {domain, websiteId, prefix}' }),
+  }),
+  // POST /hits: batched ingestion for servers counting on behalf of others.
+  batch: z.strictObject({
+    maxHits: int(1, 10_000),
+    idempotencyTtlSeconds: int(60, 31_536_000),
+  }),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'expected one of fatal, error, warn, info, debug, trace, silent',
@@ -248,6 +286,18 @@ export const ENV_OVERRIDES = {
   API_FLOOD_LIMIT: 'api.floodLimit',
   RATE_LIMITS: 'rateLimits',
   METRICS_CACHE_MS: 'metrics.cacheMs',
+  CORS_ORIGINS: 'cors.origins',
+  CORS_CREDENTIALS: 'cors.credentials',
+  CORS_ROUTES: 'cors.routes',
+  COMPRESSION_ENABLED: 'compression.enabled',
+  COMPRESSION_THRESHOLD_BYTES: 'compression.thresholdBytes',
+  WEB_PIXEL: 'web.pixel',
+  WEB_BADGE: 'web.badge',
+  WEB_PLAUSIBLE: 'web.plausible',
+  WEB_UMAMI: 'web.umami',
+  WEB_SITES: 'web.sites',
+  BATCH_MAX_HITS: 'batch.maxHits',
+  BATCH_IDEMPOTENCY_TTL_SECONDS: 'batch.idempotencyTtlSeconds',
   LOG_LEVEL: 'log.level',
 } as const;
 
