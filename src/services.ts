@@ -15,6 +15,7 @@ import type { RedisConnection } from './redis/connection.js';
 import { botsRanking, globalKeys, shardKeys, type GlobalKeys, type ShardKeys } from './redis/keys.js';
 import { loadScripts, type Scripts } from './redis/scripts.js';
 import type { Settings } from './settings.js';
+import { createHitCounter, type HitCounter } from './hits/count-hit.js';
 
 export interface ServiceDeps {
   logger: Logger;
@@ -54,6 +55,8 @@ export interface Services {
   readonly jobs: JobManager;
   readonly traffic: TrafficSampler;
   readonly events: EventLog;
+  /** Counts one offered hit from any door (/api/*, pixel, badge, trackers), with the controls they share. */
+  readonly counter: HitCounter;
   /** Cancels this replica's running load tests and waits until they are recorded. */
   stopJobs(): Promise<void>;
   /** Ends every open /stats/stream response, so that closing the HTTP server does not wait on them. */
@@ -102,6 +105,7 @@ export function createServices(settings: Readonly<Settings>, redis: RedisConnect
     adminToken: deps.adminToken,
     loadgenSecret: deps.loadgenSecret ?? randomUUID(),
     events: new EventLog(redis.client, shards.map((shard) => shard.events)),
+    counter: createHitCounter({ settings, store, bots, clock, visitors }),
     stopJobs: () => jobs.cancelAll(),
     closeStreams: () => traffic.close(),
     drain,

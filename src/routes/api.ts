@@ -1,11 +1,9 @@
 // The counting endpoint: each method of api.countMethods counts one hit of the normalized path.
 import { setImmediate as endOfTurn } from 'node:timers/promises';
-import { isbot } from 'isbot';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { visitorIdentity } from '../analytics/visitors.js';
-import { ForbiddenError, HttpError, TooManyRequestsError } from '../errors.js';
-import { FloodGuard } from '../hits/flood.js';
+import { HttpError } from '../errors.js';
+import type { Refused } from '../hits/count-hit.js';
 import { normalizePath } from '../hits/normalize.js';
 import type { Services } from '../services.js';
 import { route, type ResponseDeclaration, type RouteDeclaration } from './declare.js';
@@ -15,20 +13,6 @@ declare module 'koa' {
     /** Why an /api/* request counted nothing, for hitcounter_hits_refused_total (see metrics.ts). */
     refusal?: string;
   }
-}
-
-// What the visitor hash reads of the User-Agent (unchanged by events.maxUserAgentBytes, so that
-// changing that setting does not split the day's visitors).
-const FIELD_MAX = 512;
-
-/** `path` cut to at most maxBytes of UTF-8, never inside a character. Allocates only when it cuts. */
-export function cutUtf8(path: string, maxBytes: number): string {
-  if (path.length * 3 <= maxBytes) return path;
-  const bytes = Buffer.from(path, 'utf8');
-  if (bytes.length <= maxBytes) return path;
-  let end = maxBytes;
-  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // back to the start of a character
-  return bytes.subarray(0, end).toString('utf8');
 }
 
 const Hit = z.strictObject({
@@ -46,15 +30,13 @@ const pathParams = z.object({
   }),
 });
 
-export function routes({ settings, store, bots, clock, visitors }: Services): RouteDeclaration[] {
-  const { api, events } = settings;
+export function routes(services: Services): RouteDeclaration[] {
+  const { settings } = services;
+  const { api } = settings;
   const writeBehind = settings.writeBehind.enabled;
   const counted = new Set<string>(api.countMethods);
   const allow = [...api.countMethods, 'OPTIONS'].join(', ');
-  const flood = api.floodLimit.points > 0 ? new FloodGuard(api.floodLimit, () => clock.now()) : undefined;
-  const refuseBots = api.bots === 'refuse';
-  const botsApart = api.bots === 'separate' && bots !== undefined;
-  const { maxPathBytes, maxReferrerBytes, maxUserAgentBytes } = events;
+  const { counter } = services;
 
   // The handler of every declaration below: OPTIONS is 204 with Allow, a method outside
   // api.countMethods 405, any other counts.
@@ -69,38 +51,11 @@ export function routes({ settings, store, bots, clock, visitors }: Services): Ro
       throw new HttpError(405, `Method ${ctx.method} does not count on /api; counted: ${api.countMethods.join(', ')} (api.countMethods)`, { headers: { Allow: allow } });
     }
     const path = normalizePath(ctx.url);
-    if (flood) {
-      const retryAfter = flood.take(ctx.ip);
-      if (retryAfter > 0) {
-        ctx.state.refusal = 'flood_limit';
-        throw new TooManyRequestsError(`Too many hits from one client: over ${api.floodLimit.points} per ${api.floodLimit.durationSeconds} s (api.floodLimit); try again in ${retryAfter} s`, retryAfter);
-      }
-    }
-    const time = clock.now();
-    const userAgent = ctx.get('User-Agent').slice(0, FIELD_MAX);
-    const bot = (refuseBots || botsApart) && isbot(userAgent);
-    if (bot && refuseBots) {
-      ctx.state.refusal = 'bot';
-      throw new ForbiddenError('Hits from bots are not counted (api.bots: refuse)');
-    }
-    const counter = bot ? bots! : store;
-    // Write-behind: the store hashes visitors when it flushes, so that a hit never waits on Redis
-    // for the salt.
-    const later = visitors !== undefined && writeBehind;
     let hits: number;
     try {
-      hits = await counter.record({
-        path,
-        time,
-        method: ctx.method,
-        referrer: cutUtf8(ctx.get('Referer'), maxReferrerBytes),
-        userAgent: cutUtf8(userAgent, maxUserAgentBytes),
-        visitor: visitors && !later ? visitors.hashNow(time, ctx.ip, userAgent) ?? await visitors.hash(time, ctx.ip, userAgent) : '',
-        unhashedVisitor: later ? visitorIdentity(ctx.ip, userAgent) : undefined,
-        eventPath: cutUtf8(path, maxPathBytes),
-      });
+      hits = await counter.count({ path, ip: ctx.ip, userAgent: ctx.get('User-Agent'), referrer: ctx.get('Referer'), method: ctx.method });
     } catch (error) {
-      const refusal = (error as { refusal?: unknown }).refusal;
+      const refusal = (error as Refused).refusal;
       if (typeof refusal === 'string') ctx.state.refusal = refusal;
       throw error;
     }
