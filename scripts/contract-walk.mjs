@@ -59,7 +59,7 @@ const NOT = {
 // admin token as Bearer, none on server B | 'basic' | 'wrong' | 'none'), ua, ip, phase, note,
 // save(res, state). A string: not provoked, and why. Server A: admin token, protectStats, the
 // default /api methods counted, bots refused. Server B: no token (loopback admin), protectStats,
-// events off. An OPTIONS success (and a direct 405) also has its Allow checked against the path's
+// events off, the pixel off, the trackers' endpoints off. An OPTIONS success (and a direct 405) also has its Allow checked against the path's
 // operations. 200 keeps the ETag, 304 sends it back.
 const cached = (key, more) => ({ 200: { via: 'A', save: (res, s) => { s.etags[key] = res.headers.etag; } }, 304: { via: 'A', headers: (s) => ({ 'if-none-match': s.etags[key] ?? '' }) }, ...more });
 const jobPath = (pick) => (s) => `/test/jobs/${pick(s) ?? ZERO_ID}`;
@@ -95,6 +95,46 @@ const TABLE = {
   'GET /openapi.json': cached('doc'),
   'GET /docs': cached('docs'),
   'GET /docs/{file}': { 200: { via: 'A' }, 404: { via: 'A!', path: '/docs/nope.js' } },
+  'GET /count.gif': {
+    200: { via: 'A' }, 400: { via: 'A!', path: '/count.gif' }, 403: { via: 'A', ua: BOT_UA }, 404: { via: 'B', note: 'web.pixel false' },
+    429: 'api.floodLimit exempts loopback clients, and every client of the walk is one',
+  },
+  // Not counting (web.badge.countsHit is false), so the count, and the ETag with it, holds between 200 and 304.
+  'GET /badge/{path}': cached('badge', { 400: { via: 'A!', path: '/badge/walk-badge.svg?style=round' } }),
+  // The Idempotency-Key header is required, so strict Prism refuses a request without it: every case sends one.
+  'POST /hits': (() => {
+    const batch = (key, hits = [{ path: '/walk-batch' }]) => ({ headers: { 'idempotency-key': key }, body: { hits } });
+    return {
+      200: [{ via: 'A', ...batch('walk-batch') }, { via: 'A', ...batch('walk-batch'), note: 'the retry: duplicate' }],
+      400: { via: 'A!', ...batch('walk-batch-400', [{ path: 'no-slash' }]) },
+      401: { via: 'A', token: 'wrong', ...batch('walk-batch-401') },
+      403: { via: 'B', ip: FOREIGN, ...batch('walk-batch-403') },
+      413: { via: 'A!', ...batch('walk-batch-413', [{ path: '/walk-batch', referrer: 'x'.repeat(2_100_000) }]) },
+      422: { via: 'A', ...batch('walk-batch', [{ path: '/walk-batch-other' }]), note: 'the key of the 200, another body' },
+      503: { via: 'A', phase: DOWN, ...batch('walk-batch-503') },
+    };
+  })(),
+  // The trackers' endpoints: server B has both switched off.
+  'POST /plausible/api/event': (() => {
+    const event = (more = {}) => ({ body: { n: 'pageview', u: 'https://example.com/walk-plausible', d: 'example.com', r: null, ...more } });
+    return {
+      202: [{ via: 'A', ...event() }, { via: 'A', ...event({ n: 'signup' }), note: 'a custom event' }, { via: 'A', ua: BOT_UA, ...event(), note: 'dropped: bot' }],
+      400: { via: 'A!', body: { n: 'pageview' } },
+      404: { via: 'B', ...event(), note: 'web.plausible.enabled false' },
+      413: { via: 'A!', ...event({ p: { pad: 'x'.repeat(20_000) } }) },
+      503: { via: 'A', phase: DOWN, ...event() },
+    };
+  })(),
+  'POST /umami/api/send': (() => {
+    const call = (more = {}) => ({ body: { type: 'event', payload: { website: ZERO_ID, url: '/walk-umami', hostname: 'example.com', ...more } } });
+    return {
+      200: [{ via: 'A', ...call() }, { via: 'A', ...call({ name: 'signup' }), note: 'a custom event' }, { via: 'A', ua: BOT_UA, ...call(), note: 'dropped: bot' }],
+      400: [{ via: 'A!', body: { type: 'event', payload: {} } }, { via: 'A', ...call({ url: 'javascript:void(0)' }), note: 'dropped: invalid_url' }],
+      404: { via: 'B', ...call(), note: 'web.umami.enabled false' },
+      413: { via: 'A!', ...call({ data: { pad: 'x'.repeat(20_000) } }) },
+      503: { via: 'A', phase: DOWN, ...call() },
+    };
+  })(),
 };
 for (const key of Object.keys(TABLE)) {
   const path = key.split(' ')[1];
@@ -118,6 +158,8 @@ for (const path of ['/api', '/api/{…}']) {
 const DIRECT = [
   { key: 'several segments under /api/{path}', status: 200, method: 'GET', path: '/api/walk/a/b',
     check: (res) => { const path = /"path":"([^"]*)"/.exec(res.text)?.[1]; return [path === '/api/walk/a/b', `counted as ${path}`]; } },
+  { key: 'several segments under /badge/{path}', status: 200, method: 'GET', path: '/badge/walk/a/b.svg',
+    check: (res) => [res.headers['content-type'] === 'image/svg+xml' && res.text.startsWith('<svg '), `${res.headers['content-type']}: ${res.text.slice(0, 40)}`] },
   { key: 'literal /test/jobs wins over /test/{n}', status: 405, method: 'POST', path: '/test/jobs', template: '/test/jobs' },
   { key: 'a method the path has no operation for', status: 405, method: 'PUT', path: '/health', template: '/health' },
   { key: 'a path no operation matches', status: 404, method: 'GET', path: '/nowhere' },
@@ -153,7 +195,7 @@ const groupOf = (method, path) => (method === 'OPTIONS' ? undefined : path === '
 // Requests sent straight to server A (not checked) that use up a client's budget in a group.
 const WARMUP = { api: ['GET', '/api/warmup'], read: ['GET', '/stats/path'], write: ['PUT', '/stats'] };
 const normal = (template) => template.replace(/\{[^}]*\}/g, '{…}');
-const SAMPLES = { '/api/{…}': '/api/walk', '/stats/path': '/stats/path?path=/api/walk', '/test/{…}': '/test/5', '/test/jobs/{…}': jobPath((s) => s.doneJob), '/dashboard/{…}': '/dashboard/app.js', '/docs/{…}': '/docs/init.js' };
+const SAMPLES = { '/api/{…}': '/api/walk', '/stats/path': '/stats/path?path=/api/walk', '/test/{…}': '/test/5', '/test/jobs/{…}': jobPath((s) => s.doneJob), '/dashboard/{…}': '/dashboard/app.js', '/docs/{…}': '/docs/init.js', '/count.gif': '/count.gif?p=/walk/pixel', '/badge/{…}': '/badge/walk-badge.svg' };
 for (const key of Object.keys(TABLE)) if (key !== normal(key)) { TABLE[normal(key)] = TABLE[key]; delete TABLE[key]; }
 function sampleOf(template, params) { // a concrete path, from SAMPLES or from the parameters' examples
   return SAMPLES[normal(template)] ?? template.replace(/\{(\w+)\}/g, (_, name) => {
@@ -272,7 +314,7 @@ async function main() {
   });
   const serverArgs = opts.dist ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'];
   const serverA = start('server A', process.execPath, serverArgs, serverEnv(portA, { AUTH_TOKEN_FILE: join(tmp, 'token'), API_BOTS: 'refuse', API_COUNT_METHODS: COUNTED.join(',') }));
-  const serverB = start('server B', process.execPath, serverArgs, serverEnv(portB, { EVENTS_ENABLED: 'false' }));
+  const serverB = start('server B', process.execPath, serverArgs, serverEnv(portB, { EVENTS_ENABLED: 'false', WEB_PIXEL: 'false', WEB_PLAUSIBLE: JSON.stringify({ enabled: false, endpoint: '/plausible/api/event' }), WEB_UMAMI: JSON.stringify({ enabled: false }) }));
   const prism = (label, port, upstream, lenient) => Object.assign(start(`prism ${label}`, prismBin, ['proxy', docCopy, `http://127.0.0.1:${upstream}`, '--errors',
     '--host', '127.0.0.1', '--port', String(port), '--cors=false', ...(lenient ? ['--validate-request=false'] : [])], { ...process.env, NO_COLOR: '1' }), { port });
   const via = { A: prism('A', prismPorts[0], portA), 'A!': prism('A!', prismPorts[1], portA, true), B: prism('B', prismPorts[2], portB) };

@@ -4,6 +4,8 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { requireAdmin, requireReader } from './auth.js';
 import { clientIp } from './clientip.js';
+import { compression } from './compression.js';
+import { cors } from './cors.js';
 import { errorHandler } from './errors.js';
 import { limitUrlLength, requireHost } from './limits.js';
 import { requestContext } from './logger.js';
@@ -35,6 +37,10 @@ export function createApp(services: Services): Koa {
   app.use(requestContext(logger));
   app.use(metrics.http);
   app.use(errorHandler());
+  // CORS before the checks and the limits below, so that their answers (400, 414, 429) and every
+  // other error answer carry the Access-Control-* headers: a page may read why it was refused.
+  const corsHeaders = cors(settings);
+  if (corsHeaders) app.use(corsHeaders);
   app.use(requireHost());
   app.use(limitUrlLength(settings.server.maxUrlBytes));
   app.use(rateLimits({ redis: redis.client, keys, limits: settings.rateLimits, loadgenSecret }));
@@ -46,6 +52,9 @@ export function createApp(services: Services): Koa {
   const apiRouter = new Router({ sensitive: true });
   mountRoutes(apiRouter, table.api, guards);
   app.use(apiRouter.routes());
+  // Compression after the /api router: a hit (a tiny answer) never runs it, not even to negotiate.
+  const compress = compression(settings.compression);
+  if (compress) app.use(compress);
 
   const router = new Router({ sensitive: true });
   mountRoutes(router, table.main, guards);

@@ -43,9 +43,26 @@ function offered(header: string | undefined): string | undefined {
 // Digests have equal lengths, so the comparison takes the same time whatever was offered.
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
-export function requireAdmin(token: string | undefined): Middleware {
+/**
+ * Whether a browser sent this from a page of another origin. A page anywhere can make a browser
+ * send a simple POST or a DELETE to a loopback server without a preflight, and a loopback client
+ * without a token is admin; so is a browser that remembers Basic auth. Admin endpoints answer no
+ * page but this server's own (the dashboard): that is what Origin and Sec-Fetch-Site tell.
+ */
+function fromAnotherOrigin(origin: string, fetchSite: string, host: string): boolean {
+  if (fetchSite === 'cross-site' || fetchSite === 'same-site') return true;
+  if (!origin) return false;
+  try {
+    return new URL(origin).host !== host;
+  } catch {
+    return true; // "null" (a sandboxed page, a file) or garbage: not this server's page
+  }
+}
+
+/** The token check: with no token configured, loopback clients only. */
+function requireToken(token: string | undefined): Middleware {
   const expected = token === undefined ? undefined : digest(token);
-  return async function admin(ctx, next) {
+  return async function tokenCheck(ctx, next) {
     if (expected === undefined) {
       if (!isLoopbackHost(ctx.ip)) {
         throw new ForbiddenError(`Admin endpoints answer only loopback clients until an admin token is set (${TOKEN_ENV} or auth.tokenFile)`);
@@ -59,8 +76,19 @@ export function requireAdmin(token: string | undefined): Middleware {
   };
 }
 
+/** Admin endpoints: this server's own pages only, then the token. */
+export function requireAdmin(token: string | undefined): Middleware {
+  const tokenCheck = requireToken(token);
+  return async function admin(ctx, next) {
+    if (fromAnotherOrigin(ctx.get('Origin'), ctx.get('Sec-Fetch-Site'), ctx.host)) {
+      throw new ForbiddenError('Admin endpoints do not answer pages of another origin');
+    }
+    return tokenCheck(ctx, next);
+  };
+}
+
 /** Passes everything when reads are public; otherwise the same check as admin endpoints. */
+// Reads may come from pages of other origins (cors.routes `read`): protected reads check the token only.
 export function requireReader(token: string | undefined, protectStats: boolean): Middleware {
-  const admin = requireAdmin(token);
-  return protectStats ? admin : (_ctx, next) => next();
+  return protectStats ? requireToken(token) : (_ctx, next) => next();
 }

@@ -76,6 +76,26 @@ test('without a token: admin endpoints answer loopback clients, and 403 anyone e
   t.is((await app.http.get('api/remote', { headers: { 'x-forwarded-for': '203.0.113.7' } })).statusCode, 200, 'counting stays public');
 });
 
+test('admin endpoints answer no page of another origin, with or without a token: a page cannot drive a loopback server', async (t) => {
+  const app = await startApp(t);
+  const refused = { error: 'Admin endpoints do not answer pages of another origin' };
+  // What a browser sends for a simple POST or a DELETE from a page elsewhere: no preflight needed.
+  for (const headers of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'null' }]) {
+    const started = await app.http.post('test/5', { headers });
+    t.is(started.statusCode, 403, JSON.stringify(headers));
+    t.deepEqual(started.body, refused);
+    t.is((await app.http.delete('stats', { headers })).statusCode, 403);
+  }
+  t.deepEqual((await app.http.get('test/jobs')).body, [], 'no load test was started');
+  // This server's own pages (the dashboard) and clients that are not browsers still are admin.
+  const own = new URL(app.url).host;
+  t.is((await app.http.post('test/5', { headers: { origin: `http://${own}`, 'sec-fetch-site': 'same-origin' } })).statusCode, 200);
+  t.is((await app.http.post('test/5')).statusCode, 200);
+  // Reads and counting from other origins are CORS's business, not refused here.
+  t.is((await app.http.get('stats', { headers: { origin: 'https://elsewhere.example' } })).statusCode, 200);
+  t.is((await app.http.get('api/from-elsewhere', { headers: { origin: 'https://elsewhere.example' } })).statusCode, 200);
+});
+
 test('behind a proxy, only the address the proxy appended counts: a spoofed loopback entry does not', async (t) => {
   const app = await startApp(t, { tweak: (s) => { s.server.trustProxy = true; } });
   const spoofed = await app.http.post('test/5', { headers: { 'x-forwarded-for': '127.0.0.1, 203.0.113.7' } });

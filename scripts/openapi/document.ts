@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import { z } from 'zod';
+import { corsGroup } from '../../src/cors.js';
 import { routeGroup } from '../../src/ratelimit.js';
 import type { Method, RouteDeclaration } from '../../src/routes/declare.js';
 import { declaredRoutes } from '../../src/routes/index.js';
@@ -23,6 +24,23 @@ const RATE_LIMIT_HEADERS = ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit
 /** A concrete path of a template, for routeGroup(). */
 const samplePath = (template: string) => template.replaceAll(/\{\w+\}/g, 'x');
 
+const CORS_HEADERS = ['Access-Control-Allow-Origin', 'Access-Control-Allow-Credentials', 'Access-Control-Expose-Headers'];
+const PREFLIGHT_HEADERS = ['Access-Control-Allow-Origin', 'Access-Control-Allow-Credentials', 'Access-Control-Allow-Methods', 'Access-Control-Allow-Headers', 'Access-Control-Max-Age'];
+
+/**
+ * The CORS headers an operation's answers may carry (src/cors.ts): those of a route a group of
+ * cors.routes covers; on OPTIONS, a preflight's, where a page may use some method. Optional: only
+ * with cors.origins set, to a request from an allowed origin.
+ */
+function corsHeaders(path: string, method: Method, settings: Readonly<Settings>): string[] {
+  const covers = (verb: string) => {
+    const group = corsGroup(verb, samplePath(path), [settings.web.plausible.endpoint]);
+    return group !== undefined && settings.cors.routes.includes(group);
+  };
+  if (method === 'options') return ['GET', 'HEAD', 'POST'].some(covers) ? PREFLIGHT_HEADERS : [];
+  return covers(method.toUpperCase()) ? CORS_HEADERS : [];
+}
+
 function security(declaration: RouteDeclaration) {
   const token = [{ adminBearer: [] }, { adminBasic: [] }];
   if (declaration.auth === 'public') return [];
@@ -35,6 +53,7 @@ function security(declaration: RouteDeclaration) {
 function responses(declaration: RouteDeclaration, method: Method, settings: Readonly<Settings>, head: boolean): ZodOpenApiResponsesObject {
   const group = routeGroup(method.toUpperCase(), samplePath(declaration.path));
   const limited = group !== undefined && settings.rateLimits[group].length > 0;
+  const cors = corsHeaders(declaration.path, method, settings);
   const out: Record<number, unknown> = {};
   const declared: Record<number, RouteDeclaration['responses'][number]> = { ...declaration.responses };
   // Answers that do not depend on the route, unless it words them itself.
@@ -62,6 +81,8 @@ function responses(declaration: RouteDeclaration, method: Method, settings: Read
     const headers: Record<string, unknown> = {};
     for (const [name, header] of Object.entries(response.headers ?? {})) headers[name] = typeof header === 'string' ? ref('headers', header) : header;
     if (limited && status < 300) for (const name of RATE_LIMIT_HEADERS) headers[name] = ref('headers', name.replace('-', ''));
+    // A preflight's headers only on its 2xx; an answer's on every status, errors included.
+    if (method !== 'options' || status < 300) for (const name of cors) headers[name] = ref('headers', name.replaceAll('-', ''));
     headers['X-Request-Id'] = ref('headers', 'XRequestId');
     out[status] = {
       description: response.description,
@@ -130,8 +151,13 @@ export function buildDocument(): Record<string, unknown> {
       description: undefined,
       auth: 'public',
       query: undefined,
+      // A request header of the path's first operation (Prefer, Idempotency-Key) is not OPTIONS's.
+      headers: undefined,
       body: undefined,
-      responses: { 200: { ref: 'AllowedMethods', description: shared.responses.AllowedMethods.description } },
+      // A path CORS covers has the preflight's headers too, which a shared response cannot add.
+      responses: { 200: corsHeaders(path, 'options', settings).length > 0
+        ? { description: shared.responses.AllowedMethods.description, headers: { Allow: 'Allow' } }
+        : { ref: 'AllowedMethods', description: shared.responses.AllowedMethods.description } },
     }, 'options', settings);
   }
 

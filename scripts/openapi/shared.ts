@@ -6,7 +6,7 @@ export const info = {
   "title": "hitcounter",
   "version": "0.1.0",
   "summary": "Count every request, rank every path, in one Redis sorted set.",
-  "description": "`ANY /api/<path>` counts a hit for that path, `GET /stats` ranks every path by hits, and `POST /test/{n}` load-tests the server from inside itself.\n\n**Errors.** Every error, from every endpoint, is `{\"error\": \"<message>\"}` with a 4xx or 5xx status. A client's mistake is always a 4xx and never counts a hit.\n\n**Answers to any request.** Whatever the route: a request target over `server.maxUrlBytes` is `414`; a request too malformed for Node's HTTP parser is `400` and headers over `server.maxHeaderBytes` are `431` (both without `X-Request-Id`); an HTTP/1.1 request without a `Host` header is `400` (with `X-Request-Id`); a client that has not sent its request line and headers within `server.headersTimeoutMs` (10 s), or its whole request within `server.requestTimeoutMs` (30 s), gets `408` and the connection is closed; an unexpected failure is `500`. `HEAD` is answered wherever `GET` is, without a body, and `OPTIONS` on every path with `Allow` (both are operations of this document). A path no operation matches is `404` (`NotFound`); a known path with a method it has no operation for is `405` with `Allow` (`MethodNotAllowed`): OpenAPI describes the methods a path has, not the answer to the others, so this is said here. The same holds for methods OpenAPI cannot name (`PROPFIND`, …). `/api/{path}` takes one segment or several (`/api/a/b/c`); an OpenAPI path template stands for one, so tools that match requests to templates see only single-segment paths. `OPTIONS` is never rate-limited.\n\n**Request ids.** Every response but the `400`/`431` above carries `X-Request-Id`: the client's own when it sent a sane one.\n\n**Admin endpoints** (`POST /test/{n}`, `DELETE /test/jobs/{id}`, `DELETE /stats`) need the admin token, as a Bearer token or as the password of Basic auth. With no token configured they answer loopback clients only (`403` to anyone else). Reads are public unless `auth.protectStats` is on.\n\n**Rate limits** are per client IP and route group: `api` (`/api/*`; none by default: `api.floodLimit` already caps each client IP at 6000 hits per 10 s, in memory), `read` (`GET /stats`, `GET /test/jobs…`, 1200/min) and `write` (`POST /test/{n}`, the DELETEs, 20/min). Past a limit: `429` with `Retry-After`; limited routes carry the `RateLimit-*` headers.",
+  "description": "`ANY /api/<path>` counts a hit for that path, `GET /stats` ranks every path by hits, and `POST /test/{n}` load-tests the server from inside itself.\n\n**Errors.** Every error, from every endpoint, is `{\"error\": \"<message>\"}` with a 4xx or 5xx status. A client's mistake is always a 4xx and never counts a hit.\n\n**Answers to any request.** Whatever the route: a request target over `server.maxUrlBytes` is `414`; a request too malformed for Node's HTTP parser is `400` and headers over `server.maxHeaderBytes` are `431` (both without `X-Request-Id`); an HTTP/1.1 request without a `Host` header is `400` (with `X-Request-Id`); a client that has not sent its request line and headers within `server.headersTimeoutMs` (10 s), or its whole request within `server.requestTimeoutMs` (30 s), gets `408` and the connection is closed; an unexpected failure is `500`. `HEAD` is answered wherever `GET` is, without a body, and `OPTIONS` on every path with `Allow` (both are operations of this document). A path no operation matches is `404` (`NotFound`); a known path with a method it has no operation for is `405` with `Allow` (`MethodNotAllowed`): OpenAPI describes the methods a path has, not the answer to the others, so this is said here. The same holds for methods OpenAPI cannot name (`PROPFIND`, …). `/api/{path}` takes one segment or several (`/api/a/b/c`); an OpenAPI path template stands for one, so tools that match requests to templates see only single-segment paths. `OPTIONS` is never rate-limited.\n\n**Request ids.** Every response but the `400`/`431` above carries `X-Request-Id`: the client's own when it sent a sane one.\n\n**Admin endpoints** (`POST /test/{n}`, `DELETE /test/jobs/{id}`, `DELETE /stats`, `POST /hits`) need the admin token, as a Bearer token or as the password of Basic auth. With no token configured they answer loopback clients only (`403` to anyone else). Reads are public unless `auth.protectStats` is on.\n\n**Rate limits** are per client IP and route group: `api` (`/api/*`; none by default: `api.floodLimit` already caps each client IP at 6000 hits per 10 s, in memory), `read` (`GET /stats`, `GET /test/jobs…`, 1200/min) and `write` (`POST /test/{n}`, the DELETEs, 20/min). Past a limit: `429` with `Retry-After`; limited routes carry the `RateLimit-*` headers.",
   "license": {
     "name": "MIT",
     "identifier": "MIT"
@@ -45,6 +45,10 @@ export const tags = [
   {
     "name": "docs",
     "description": "This document"
+  },
+  {
+    "name": "web",
+    "description": "Counting from web pages: the pixel, the badge"
   }
 ];
 
@@ -159,6 +163,44 @@ export const headers = {
     "schema": {
       "type": "string"
     }
+  },
+  "AccessControlAllowOrigin": {
+    "description": "CORS, off by default: only with `cors.origins` set, on a route a group of `cors.routes` covers (`count`: `/api/*` and the other counting endpoints; `read`: `/stats`, `/stats.csv`, `/stats/path`, `/events`, `/events.csv`, `/health`; `stream`: `/stats/stream`; never an admin route), to a request whose `Origin` is allowed. On every answer of such a route, errors included. The origin itself when `cors.origins` lists it, else `*` when it holds `\"*\"`.",
+    "schema": {
+      "type": "string"
+    }
+  },
+  "AccessControlAllowCredentials": {
+    "description": "`true` with `cors.credentials`, to an origin `cors.origins` lists by name (never beside `*`): the page may send credentials (cookies, the Basic auth a browser remembers, `sendBeacon`'s) and read the answer.",
+    "schema": {
+      "type": "string",
+      "const": "true"
+    }
+  },
+  "AccessControlExposeHeaders": {
+    "description": "The headers a page may read besides the safelisted ones, beside `Access-Control-Allow-Origin`: `X-Request-Id`, `X-Total-Count`, `Link`, `Retry-After`, `Allow`, `Content-Disposition` and the `RateLimit-*` headers.",
+    "schema": {
+      "type": "string"
+    }
+  },
+  "AccessControlAllowMethods": {
+    "description": "A CORS preflight's answer (`Access-Control-Request-Method` of a method a page may use here, from an allowed origin): `GET,HEAD,POST` on counting routes, `GET,HEAD` on reads, `GET` on `/stats/stream`.",
+    "schema": {
+      "type": "string"
+    }
+  },
+  "AccessControlAllowHeaders": {
+    "description": "A CORS preflight's answer: the request headers a page may send, `Content-Type,Authorization,X-Request-Id,Idempotency-Key`.",
+    "schema": {
+      "type": "string"
+    }
+  },
+  "AccessControlMaxAge": {
+    "description": "A CORS preflight's answer: how many seconds the browser may keep it.",
+    "schema": {
+      "type": "integer",
+      "minimum": 0
+    }
   }
 };
 
@@ -187,7 +229,7 @@ export const responses = {
   BadRequest: error("A client mistake (see the operation), or a request Node's HTTP parser rejected, then without `X-Request-Id`.", { requestId: 'optional' }),
   MalformedRequest: error("A request too malformed for Node's HTTP parser (raw non-ASCII bytes in the URL, a bad request line); it has no `X-Request-Id`.", { requestId: false }),
   Unauthorized: error("The admin token is missing or wrong.", { headers: ["WWW-Authenticate"] }),
-  Forbidden: error("No admin token is configured, and the client is not on loopback."),
+  Forbidden: error("No admin token is configured and the client is not on loopback; or, on an admin endpoint, the request came from a page of another origin (`Origin`, `Sec-Fetch-Site`), which admin endpoints never answer."),
   NotFound: error("Not found."),
   MethodNotAllowed: error("The path exists, but not with this method.", { headers: ["Allow"] }),
   Conflict: error("Conflict with the current state."),

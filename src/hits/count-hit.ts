@@ -12,7 +12,7 @@ import type { HitStore } from './store.js';
 
 // What the visitor hash reads of the User-Agent (unchanged by events.maxUserAgentBytes, so that
 // changing that setting does not split the day's visitors).
-const FIELD_MAX = 512;
+export const FIELD_MAX = 512;
 
 /** `text` cut to at most maxBytes of UTF-8, never inside a character. Allocates only when it cuts. */
 export function cutUtf8(text: string, maxBytes: number): string {

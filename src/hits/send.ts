@@ -9,7 +9,7 @@ import { RefusalLog, redisErrorText, refusalReason, refusedForNow } from '../red
 
 export interface SendMetrics {
   /** `ok`: Redis replied to every call of the pipeline without an error. */
-  flushed(command: 'record_hits' | 'add_hits', seconds: number, hits: number, ok: boolean): void;
+  flushed(command: 'record_hits' | 'add_hits' | 'record_batch', seconds: number, hits: number, ok: boolean): void;
 }
 
 /**
@@ -47,7 +47,7 @@ export class Sender {
    * Sends the calls in one pipeline, followed by WAIT 1 `waitMs` when given, and returns each
    * call's reply in order, and WAIT's count of replicas (0 when it failed or was not asked for).
    */
-  async send(command: 'record_hits' | 'add_hits', hits: number, calls: readonly ScriptArgs[], waitMs?: number): Promise<{ replies: Reply[]; replicas: number }> {
+  async send(command: 'record_hits' | 'add_hits' | 'record_batch', hits: number, calls: readonly ScriptArgs[], waitMs?: number): Promise<{ replies: Reply[]; replicas: number }> {
     // A client closed for good (shutdown) sends nothing, though ioredis words its refusal like the
     // loss of a command in flight ("Connection is closed."): that would read as unknown, and the
     // ledger could never resolve it.
@@ -58,6 +58,7 @@ export class Sender {
     const pipeline = this.redis.pipeline();
     for (const args of calls) {
       if (command === 'record_hits') pipeline.hcRecordHits(...args);
+      else if (command === 'record_batch') pipeline.hcRecordBatch(...args);
       else pipeline.hcAddHits(...args);
     }
     // WAIT counts the replicas that have every write this connection made so far: the calls.

@@ -13,6 +13,7 @@ import { SECOND_COUNTER_TTL_MS, type GlobalKeys, type ShardKeys } from '../redis
 import type { HitKeyLifetimes } from '../redis/script-args.js';
 import type { Scripts } from '../redis/scripts.js';
 import type { Settings } from '../settings.js';
+import { BatchWriter, type BatchCall, type StoreBatch } from './batch.js';
 import { CallKeys, type Hit } from './hit.js';
 import { Ledger } from './ledger.js';
 import { Rankings } from './rankings.js';
@@ -72,12 +73,15 @@ export interface HitStoreOptions {
   metrics?: HitStoreMetrics;
   /** Write-behind: hashes the visitors of hits that carry an unhashedVisitor, at flush time. */
   visitors?: VisitorHasher;
+  /** POST /hits: how long a batch's Idempotency-Key record is kept (batch.idempotencyTtlSeconds), ms; default a day. */
+  batchRecordTtlMs?: number;
 }
 
 /** The parts of HitStoreOptions that come from settings. */
-export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOptions, 'pageSize' | 'ledgerTtlMs' | 'analytics' | 'events' | 'writeBehind' | 'replicatedWithinMs' | 'maxPaths'> {
+export function storeSettings(settings: Readonly<Settings>): Pick<HitStoreOptions, 'pageSize' | 'ledgerTtlMs' | 'analytics' | 'events' | 'writeBehind' | 'replicatedWithinMs' | 'maxPaths' | 'batchRecordTtlMs'> {
   const { analytics, events, redis, writeBehind } = settings;
   return {
+    batchRecordTtlMs: settings.batch.idempotencyTtlSeconds * 1000,
     maxPaths: settings.api.maxPaths,
     pageSize: redis.statsPageSize,
     replicatedWithinMs: redis.durability === 'replicated' ? redis.replicationTimeoutMs : undefined,
@@ -112,6 +116,7 @@ export class HitStore extends Rankings {
   readonly #ledger: Ledger<Group>;
   readonly #writer: Writer | undefined;
   readonly #writeBehind: WriteBehind | undefined;
+  readonly #batches: BatchWriter;
 
   constructor(options: HitStoreOptions) {
     super(options);
@@ -137,6 +142,11 @@ export class HitStore extends Rankings {
     } else {
       this.#writer = new Writer({ ...common, ledger: this.#ledger, maxEvents: events.enabled ? events.maxLength : 0, maxPaths: options.maxPaths ?? 0, replicatedWithinMs: options.replicatedWithinMs });
     }
+    // POST /hits is durable in every mode: its Idempotency-Key record is written with its hits.
+    this.#batches = new BatchWriter({
+      sender: this.#sender, shards, lifetimes, maxPathsPerShard, maxEvents: events.enabled ? events.maxLength : 0,
+      recordTtlMs: options.batchRecordTtlMs ?? 86_400_000, replicatedWithinMs: options.replicatedWithinMs,
+    });
   }
 
   /**
@@ -146,6 +156,14 @@ export class HitStore extends Rankings {
   record(hit: Hit): Promise<number> {
     if (this.#writeBehind) return Promise.resolve(this.#writeBehind.record(hit));
     return this.#writer!.record(hit);
+  }
+
+  /**
+   * POST /hits: counts this store's share of a batch, each shard's hits in one atomic call with the
+   * batch's Idempotency-Key record, and resolves with what each call did (see batch.ts).
+   */
+  recordBatch(batch: StoreBatch): Promise<BatchCall[]> {
+    return this.#batches.record(batch);
   }
 
   /** Why Redis refuses this store's writes (`redis_oom`: out of memory), or undefined when it takes them (see Sender). */

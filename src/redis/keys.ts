@@ -1,6 +1,7 @@
 // Every Redis key name is built here and nowhere else, once, at start-up, by two builders:
 // - globalKeys(prefix): the keys that exist once per deployment, whatever the shards (the
-//   product's SCAN pattern, visitor salts, the window budget, rate limits, load-test jobs);
+//   product's SCAN pattern, visitor salts, the window budget, rate limits, load-test jobs, the
+//   badge's recent views);
 // - shardKeys({ prefix, hits }, shards): per shard of one ranking, the keys a hit of that shard
 //   writes or a read of it uses (ranking, buckets, visitors, events, per-second counters,
 //   sequence ledgers, cached windows, the write probe).
@@ -49,6 +50,12 @@ export interface GlobalKeys {
   jobCancel(id: string): string;
   /** Whether a key found by productPattern belongs to the load-test jobs (DELETE /stats keeps those). */
   isJob(key: string): boolean;
+  /**
+   * String, with a TTL of web.badge.dedupeSeconds: present while one visitor's (hashed) view of
+   * one path's badge has counted, so that the visitor's other views within the window do not.
+   * Written with SET NX EX on its own (no script), so it needs no shard's hash tag.
+   */
+  badgeView(visitor: string, path: string): string;
 }
 
 /** The keys of one shard of one ranking: all carry the shard's hash tag, so all share one slot. */
@@ -79,6 +86,11 @@ export interface ShardKeys {
   hitRetracted(epoch: string): string;
   /** String: written (1 s TTL) to learn whether Redis takes writes (to this shard's slot) again after refusing them. */
   readonly probe: string;
+  /**
+   * String: the record of one POST /hits batch (its Idempotency-Key) on this shard: the body's
+   * fingerprint and what was counted, written by record-batch.lua with the hits themselves.
+   */
+  batch(idempotencyKey: string): string;
 }
 
 /**
@@ -108,6 +120,7 @@ export function globalKeys(prefix: string): GlobalKeys {
     job: (id: string) => `${jobs}:${id}`,
     jobCancel: (id: string) => `${jobs}:${id}:cancel`,
     isJob: (key: string) => key === jobs || key.startsWith(`${jobs}:`),
+    badgeView: (visitor: string, path: string) => `${prefix}hitcounter:badge:${visitor}:${path}`,
   });
 }
 
@@ -127,6 +140,7 @@ function oneShard({ prefix, hits }: RankingOptions, tag: string | undefined): Sh
     hitSeq: (epoch: string) => `${tagged}:seq:${epoch}`,
     hitRetracted: (epoch: string) => `${tagged}:seq:${epoch}:retracted`,
     probe: `${tagged}:probe`,
+    batch: (idempotencyKey: string) => `${tagged}:batch:${idempotencyKey}`,
   });
 }
 

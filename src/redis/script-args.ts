@@ -102,3 +102,59 @@ export function retractHitArgs(hit: {
   const { keys } = hit;
   return [6, keys.hits, keys.retracted, keys.minute, keys.hour, keys.day, keys.second, hit.path, hit.seq, hit.retractedTtlMs, hit.inBuckets ? '1' : '0'];
 }
+
+/** A key a batch hit counts in beyond the ranking (a bucket, a visitors HyperLogLog), and its lifetime (ms) if the call creates it. */
+export interface BatchKey {
+  key: string;
+  ttlMs: number;
+}
+
+/** One hit of a POST /hits batch, as record-batch.lua takes it. */
+export interface BatchHit extends Omit<RecordedHit, 'method'> {
+  /** Its index in the request's list of hits. */
+  index: number;
+  /** Its minute, hour and day buckets and its day's visitors: undefined where it does not count. */
+  minute?: BatchKey;
+  hour?: BatchKey;
+  day?: BatchKey;
+  visitors?: BatchKey;
+}
+
+/** record-batch.lua: the hits of one batch that fall in one shard, with the batch's record. */
+export function recordBatchArgs(call: {
+  keys: { hits: string; record: string; events: string; second: string };
+  /** The fingerprint of the request's body, and how long the record lives (ms). */
+  fingerprint: string;
+  recordTtlMs: number;
+  secondTtlMs: number;
+  /** The most distinct paths the ranking may hold; 0: no cap. */
+  maxPaths: number;
+  /** The event log's approximate length; 0: no event log. */
+  maxEvents: number;
+  /** What the event log records as the method. */
+  method: string;
+  /** Hits dropped before the call, as `index:reason` each. */
+  drops: readonly string[];
+  hits: readonly BatchHit[];
+}): ScriptArgs {
+  const { keys, hits } = call;
+  // Each bucket or visitors key once, numbered from 1 (KEYS[4 + j]); 0 stands for none.
+  const extra = new Map<string, { j: number; ttlMs: number }>();
+  const numberOf = (key: BatchKey | undefined): number => {
+    if (key === undefined) return 0;
+    let known = extra.get(key.key);
+    if (!known) extra.set(key.key, (known = { j: extra.size + 1, ttlMs: key.ttlMs }));
+    return known.j;
+  };
+  const fields: ScriptArgs = [];
+  for (const hit of hits) {
+    const eventPath = hit.eventPath === undefined || hit.eventPath === hit.path ? '' : hit.eventPath;
+    fields.push(hit.index, hit.path, hit.visitor, Math.floor(hit.time), hit.referrer, hit.userAgent, eventPath,
+      numberOf(hit.minute), numberOf(hit.hour), numberOf(hit.day), numberOf(hit.visitors));
+  }
+  const args: ScriptArgs = [4 + extra.size, keys.hits, keys.record, keys.events, keys.second, ...extra.keys()];
+  args.push(hits.length, call.fingerprint, call.recordTtlMs, call.secondTtlMs, call.maxPaths, call.maxEvents, call.method, call.drops.join(','));
+  for (const { ttlMs } of extra.values()) args.push(Math.max(1, Math.ceil(ttlMs)));
+  for (const field of fields) args.push(field);
+  return args;
+}

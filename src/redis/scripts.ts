@@ -10,6 +10,7 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     hcRecordHits(...args: ScriptArgs): Result<string[], Context>;
     hcAddHits(...args: ScriptArgs): Result<string[], Context>;
+    hcRecordBatch(...args: ScriptArgs): Result<Array<string | number>, Context>;
     hcRetractHit(...args: ScriptArgs): Result<number, Context>;
     hcResetShard(...args: ScriptArgs): Result<number, Context>;
     hcAcquireJobSlot(...args: ScriptArgs): Result<number, Context>;
@@ -41,6 +42,7 @@ const SCRIPTS = [
   ['hcRecordHits', 'record-hits', undefined],
   ['hcRetractHit', 'retract-hit', undefined],
   ['hcAddHits', 'add-hits', undefined],
+  ['hcRecordBatch', 'record-batch', undefined],
   ['hcResetShard', 'reset-shard', undefined],
   ['hcAcquireWindow', 'acquire-window', 1],
 ] as const;

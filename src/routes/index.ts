@@ -3,15 +3,20 @@
 import type { Services } from '../services.js';
 import type { Settings } from '../settings.js';
 import * as api from './api.js';
+import * as badge from './badge.js';
 import * as dashboard from './dashboard.js';
 import type { RouteDeclaration } from './declare.js';
 import * as docs from './docs.js';
 import * as events from './events.js';
 import * as health from './health.js';
+import * as hitsBatch from './hits-batch.js';
 import * as loadtest from './loadtest.js';
 import * as metrics from './metrics.js';
+import * as pixel from './pixel.js';
+import * as plausible from './plausible.js';
 import * as stats from './stats.js';
 import * as stream from './stream.js';
+import * as umami from './umami.js';
 
 export interface RouteTable {
   api: RouteDeclaration[];
@@ -30,6 +35,11 @@ export function routeTable(services: Services): RouteTable {
       ...stream.routes(services),
       ...dashboard.routes(services),
       ...metrics.routes(services),
+      ...pixel.routes(services),
+      ...badge.routes(services),
+      ...plausible.routes(services),
+      ...umami.routes(services),
+      ...hitsBatch.routes(services),
     ],
   };
 }
