@@ -8,7 +8,8 @@
 -- and the call's hits go to the live feed's counter of the second they are counted in.
 -- Unlike record-hits.lua, whose hits share one second (and so one set of bucket keys, which the
 -- finish-hits include works with), a batch's hits carry their own times: each hit names its bucket
--- and visitors keys by index, and the record is the batch's answer, written last; hence no include.
+-- and visitors keys by index, and the record is the batch's answer, written last: so not that
+-- include, only the event one.
 -- Needs Redis >= 7.0 (PEXPIRE … NX).
 --
 -- KEYS[1]  the hits sorted set (all time)
@@ -33,6 +34,8 @@
 --          visitors HyperLogLog, each 0 when it does not count there
 -- Returns  { 'counted' | 'duplicate', hits counted, drops as `index:reason,…` }, or { 'conflict' }
 -- The record: `<fingerprint>\n<hits counted>\n<drops>`.
+
+--- @include "add-event"
 local record = redis.call('GET', KEYS[2])
 if record then
   local fingerprint, counted, drops = string.match(record, '^([^\n]*)\n(%d+)\n(.*)$')
@@ -114,12 +117,7 @@ for i = 1, n do
     if events then
       local fields = { 't', ARGV[at + 3], 'method', ARGV[7], 'path', ARGV[at + 6] ~= '' and ARGV[at + 6] or path, 'status', '200',
                        'referrer', ARGV[at + 4], 'ua', ARGV[at + 5], 'visitor', ARGV[at + 2] }
-      -- Entry ids follow the hit's own time when they can; a time behind the stream's last id (a
-      -- hit from the past) falls back to Redis's time: the event keeps its own time in `t`.
-      local added = redis.pcall('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], ARGV[at + 3] .. '-*', unpack(fields))
-      if type(added) == 'table' and added.err then
-        redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(fields))
-      end
+      addEvent(KEYS[3], ARGV[6], ARGV[at + 3], fields)
     end
   end
 end

@@ -33,6 +33,7 @@
 --          events.maxPathBytes ('' when it is the whole path). Without (f = 2): path, visitor hash.
 -- Returns  each hit's path's new all-time count, as ZINCRBY reports it, or -1 if refused, in order
 --- @include "finish-hits"
+--- @include "add-event"
 local n = tonumber(ARGV[1])
 local buckets = ARGV[4] == '1'
 local visitors = ARGV[8] ~= ''
@@ -80,12 +81,7 @@ for i = 1, n do
     if events then
       local fields = { 't', ARGV[at + 2], 'method', ARGV[at + 3], 'path', ARGV[at + 6] ~= '' and ARGV[at + 6] or ARGV[at], 'status', '200',
                        'referrer', ARGV[at + 4], 'ua', ARGV[at + 5], 'visitor', ARGV[at + 1] }
-      -- Entry ids follow the hit's own clock when they can; a clock behind the stream's last id
-      -- (another replica's skew) falls back to Redis's time rather than failing the hit.
-      local added = redis.pcall('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], ARGV[at + 2] .. '-*', unpack(fields))
-      if type(added) == 'table' and added.err then
-        redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], '*', unpack(fields))
-      end
+      addEvent(KEYS[6], ARGV[9], ARGV[at + 2], fields)
     end
   end
 end
