@@ -24,6 +24,7 @@
 -- ARGV[12 …] group after group: path, hits, k, then k visitor hashes
 -- Returns  each group's path's new all-time count, or -1 for a group counted under ARGV[11], in order
 --- @include "finish-hits"
+--- @include "path-cap"
 local n = tonumber(ARGV[1])
 local buckets = ARGV[4] == '1'
 local visitors = ARGV[8] ~= ''
@@ -33,7 +34,7 @@ local total = 0
 local at = 12
 for i = 1, n do
   local path, hits, k = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
-  local past = maxPaths > 0 and not redis.call('ZSCORE', KEYS[1], path) and redis.call('ZCARD', KEYS[1]) >= maxPaths
+  local past = pastPathCap(KEYS[1], maxPaths, path)
   if past then path = ARGV[11] end
   counts[i] = redis.call('ZINCRBY', KEYS[1], hits, path)
   if past then counts[i] = -1 end

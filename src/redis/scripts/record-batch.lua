@@ -36,6 +36,7 @@
 -- The record: `<fingerprint>\n<hits counted>\n<drops>`.
 
 --- @include "add-event"
+--- @include "path-cap"
 local record = redis.call('GET', KEYS[2])
 if record then
   local fingerprint, counted, drops = string.match(record, '^([^\n]*)\n(%d+)\n(.*)$')
@@ -67,7 +68,7 @@ end
 local counted = 0
 for _, path in ipairs(order) do
   local entry = of[path]
-  if maxPaths > 0 and redis.call('ZCARD', KEYS[1]) >= maxPaths and not redis.call('ZSCORE', KEYS[1], path) then
+  if pastPathCap(KEYS[1], maxPaths, path) then
     entry.refused = true
   else
     redis.call('ZINCRBY', KEYS[1], entry.k, path)

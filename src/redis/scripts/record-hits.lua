@@ -34,6 +34,7 @@
 -- Returns  each hit's path's new all-time count, as ZINCRBY reports it, or -1 if refused, in order
 --- @include "finish-hits"
 --- @include "add-event"
+--- @include "path-cap"
 local n = tonumber(ARGV[1])
 local buckets = ARGV[4] == '1'
 local visitors = ARGV[8] ~= ''
@@ -58,7 +59,7 @@ end
 local counted = 0
 for _, path in ipairs(order) do
   local entry = of[path]
-  if maxPaths > 0 and redis.call('ZCARD', KEYS[1]) >= maxPaths and not redis.call('ZSCORE', KEYS[1], path) then
+  if pastPathCap(KEYS[1], maxPaths, path) then
     entry.total = -1
   else
     entry.total = tonumber(redis.call('ZINCRBY', KEYS[1], entry.k, path))
