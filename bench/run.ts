@@ -10,6 +10,7 @@
 // 2. GET /stats?limit=100 next to /api on the same server, at 1,000 and at 1,000,000 paths
 //    (--stats-paths), and a full GET /stats of the million (time to first byte, wall time, the
 //    server's peak RSS growth).
+// 2b. a full GET /stats of 100,000 paths plain, gzip and brotli: size, first byte and wall time (bench/compression.ts).
 // 3. POST /test/10000?concurrency=50 next to autocannon -a 10000 -c 50 on the same server.
 // 4. The targets of bench/targets.ts, each with its figure and "met" or "missed".
 // Prints tables and writes bench/results/<date>.json.
@@ -21,6 +22,7 @@ import { Redis } from 'ioredis';
 import type { JobReport } from '../src/loadgen/jobs.js';
 import { shardKeys } from '../src/redis/keys.js';
 import { build, interleaved, machine, measure, median, rssBytes, startNode, startRedis, UNLIMITED, type Child, type Measurement } from './lib.js';
+import { fullReads } from './compression.js';
 import { apiTargets, judge, type StatsRates } from './targets.js';
 
 const { values } = parseArgs({
@@ -51,6 +53,8 @@ const statsPaths = Number(values['stats-paths']);
 const smoke = values.smoke;
 const warmup = smoke ? 0.2 : 1;
 const loadgenRequests = smoke ? 1000 : 10_000;
+// Issue 16's compression figures are of 100,000 paths (fewer when --stats-paths is smaller, as in the smoke run).
+const compressionPaths = Math.min(100_000, statsPaths);
 
 const randomHit = () => `/api/bench/p${Math.floor(Math.random() * vocabulary)}`;
 
@@ -116,7 +120,6 @@ async function main(): Promise<void> {
       rates.push({ paths, statsRps: top.rps, apiRps: apiRate.rps });
       if (paths !== statsPaths) await statsServer.stop();
     }
-    client.disconnect();
     console.table(rates.map((r) => ({ paths: r.paths, 'stats?limit=100 req/s': Math.round(r.statsRps), 'api req/s': Math.round(r.apiRps) })));
     if (!top || !statsServer) throw new Error('no /stats measurement');
     const pid = statsServer.child.pid!;
@@ -126,7 +129,8 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     let firstByteMs = 0;
     let bytes = 0;
-    for await (const chunk of got.stream(`${statsServer.url}/stats`)) {
+    // Plain (got would otherwise ask for br and decode it): the compressed reads have their own phase.
+    for await (const chunk of got.stream(`${statsServer.url}/stats`, { decompress: false })) {
       if (bytes === 0) firstByteMs = performance.now() - t0;
       bytes += (chunk as Buffer).length;
     }
@@ -139,6 +143,16 @@ async function main(): Promise<void> {
     };
     console.table([stats]);
     await statsServer.stop();
+
+    // ---- 2b. a full /stats of 100,000 paths, plain, gzip and brotli (issue 16) ----
+    const compressionPrefix = `bench:compression${compressionPaths}:`;
+    await seed(compressionPrefix, compressionPaths);
+    const compressionServer = await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: compressionPrefix, RATE_LIMITS: UNLIMITED, WORKERS: '1' });
+    const compression = await fullReads(`${compressionServer.url}/stats`, smoke ? 1 : 7);
+    console.table(compression);
+    await compressionServer.stop();
+
+    client.disconnect();
 
     // ---- 3. the built-in load generator next to autocannon ----
     const server = targets[2]!.child;
@@ -154,7 +168,7 @@ async function main(): Promise<void> {
     console.table(loadgen);
 
     // ---- 4. the targets (issue 14), each with its figure and met or missed ----
-    const verdicts = judge(api, rates, exact);
+    const verdicts = judge(api, rates, exact, compression);
     console.table(verdicts);
 
     const summary = {
@@ -163,6 +177,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       api,
       stats,
+      compression: { paths: compressionPaths, reads: compression },
       loadgen: { rounds: loadgen, medianRatio: median(loadgen.map((r) => r.ratio)) },
       targets: verdicts,
     };

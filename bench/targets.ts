@@ -1,5 +1,6 @@
 // The hit path's performance targets (issue 14), judged on one bench run's medians. Ratios only:
 // absolute figures drift between machines, ratios to baselines measured in the same run do not.
+import type { FullRead } from './compression.js';
 import type { ApiRow } from './lib.js';
 
 export interface StatsRates {
@@ -38,11 +39,17 @@ function row(target: string, figure: number, comparison: '≤' | '≥', bound: n
  * Every target with its figure and verdict. Throws when a server the targets need was not
  * measured: a target without its figure must not read as met.
  */
-export function judge(api: readonly ApiRow[], stats: readonly StatsRates[], exact: boolean): TargetRow[] {
+export function judge(api: readonly ApiRow[], stats: readonly StatsRates[], exact: boolean, compression: readonly FullRead[]): TargetRow[] {
   const rows = apiTargets(api);
   for (const { paths, statsRps, apiRps } of stats) {
     rows.push(row(`/stats?limit=100 at ${paths.toLocaleString('en-US')} paths: req/s vs /api on the same server`, statsRps / apiRps, '≥', 0.5));
   }
+  // Issue 16: gzip makes a full /stats at most 15% of its size, and it still streams: its first byte
+  // leaves within the plain answer's bound (the ratio is of medians of a few ms each, hence 1.5).
+  const gzip = compression.find((r) => r.encoding === 'gzip');
+  if (!gzip) throw new Error('bench targets: no gzip read of /stats');
+  rows.push(row('full /stats, gzip: bytes vs plain', gzip.sizeVsPlain, '≤', 0.15));
+  rows.push(row('full /stats, gzip: time to first byte vs plain', gzip.firstByteVsPlain, '≤', 1.5));
   // Not a ratio: every load-generator run of the bench counted exactly its successes.
   rows.push({ target: 'exactness: counted == succeeded in every load-generator run of the bench', figure: exact ? 1 : 0, bound: '= 1', verdict: exact ? 'met' : 'missed' });
   return rows;

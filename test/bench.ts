@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
 import { judge, SERVERS, type TargetRow } from '../bench/targets.js';
+import type { FullRead } from '../bench/compression.js';
 import type { ApiRow } from '../bench/lib.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -26,6 +27,7 @@ test('npm run bench measures every server, /stats and the load generator, and wr
   const result = JSON.parse(await readFile(out, 'utf8')) as {
     api: Array<{ server: string; rps: number; cpuUsPerRequest: number; redisCpuUsPerRequest: number; rpsVsKoa: number; cpuVsKoa: number }>;
     stats: Record<string, number>;
+    compression: { paths: number; reads: FullRead[] };
     loadgen: { rounds: Array<{ autocannon: number; loadgen: number; ratio: number }> };
     targets: TargetRow[];
   };
@@ -51,7 +53,11 @@ test('npm run bench measures every server, /stats and the load generator, and wr
   t.is(result.loadgen.rounds.length, 1);
   // Every target is judged (its figure is the smoke run's, so either verdict), and the bench's own
   // load counted exactly.
-  t.is(result.targets.length, 9);
+  // A full /stats read plain, gzip and br: each answered, gzip and br smaller than plain.
+  t.deepEqual(result.compression.reads.map((r) => r.encoding), ['identity', 'gzip', 'br']);
+  for (const read of result.compression.reads) t.true(read.bytes > 0 && read.firstByteMs <= read.wallMs, JSON.stringify(read));
+  t.true(result.compression.reads.slice(1).every((r) => r.sizeVsPlain < 1), JSON.stringify(result.compression));
+  t.is(result.targets.length, 11);
   t.true(result.targets.every((row) => Number.isFinite(row.figure) && ['met', 'missed'].includes(row.verdict)), JSON.stringify(result.targets));
   t.like(result.targets.at(-1), { figure: 1, verdict: 'met' });
   t.true(result.loadgen.rounds[0]!.loadgen > 0 && result.loadgen.rounds[0]!.autocannon > 0);
@@ -69,7 +75,11 @@ test('the targets are judged on ratios, with met and missed on the right side of
     measured(SERVERS.writeBehind, 8999, 110), // 0.8999 × Koa: missed
     measured(SERVERS.counterOnly, 8500, 115), // 0.85 and 1.15: met
   ];
-  const rows = judge(api, [{ paths: 1000, statsRps: 5000, apiRps: 10_000 }, { paths: 1_000_000, statsRps: 4999, apiRps: 10_000 }], true);
+  const reads: FullRead[] = [
+    { encoding: 'identity', firstByteMs: 2, wallMs: 90, bytes: 1000, sizeVsPlain: 1, firstByteVsPlain: 1 },
+    { encoding: 'gzip', firstByteMs: 3, wallMs: 100, bytes: 150, sizeVsPlain: 0.15, firstByteVsPlain: 1.5 }, // both on their bounds: met
+  ];
+  const rows = judge(api, [{ paths: 1000, statsRps: 5000, apiRps: 10_000 }, { paths: 1_000_000, statsRps: 4999, apiRps: 10_000 }], true, reads);
   t.deepEqual(rows.map((row) => [row.target, row.figure, row.bound, row.verdict]), [
     ['default settings: CPU µs per hit vs the naive counter', 1, '≤ 1', 'met'],
     ['default settings: req/s vs the naive counter', 1, '≥ 1', 'met'],
@@ -79,8 +89,13 @@ test('the targets are judged on ratios, with met and missed on the right side of
     ['2 workers: CPU µs per hit vs 1 worker', 1.1, '≤ 1.1', 'missed'],
     ['/stats?limit=100 at 1,000 paths: req/s vs /api on the same server', 0.5, '≥ 0.5', 'met'],
     ['/stats?limit=100 at 1,000,000 paths: req/s vs /api on the same server', 0.5, '≥ 0.5', 'missed'],
+    ['full /stats, gzip: bytes vs plain', 0.15, '≤ 0.15', 'met'],
+    ['full /stats, gzip: time to first byte vs plain', 1.5, '≤ 1.5', 'met'],
     ['exactness: counted == succeeded in every load-generator run of the bench', 1, '= 1', 'met'],
   ]);
-  t.is(judge(api, [], false).at(-1)!.verdict, 'missed', 'a run that miscounted misses exactness');
-  t.throws(() => judge(api.slice(1), [], true), { message: 'bench targets: no measurement of "bare Koa hello-world"' });
+  t.is(judge(api, [], false, reads).at(-1)!.verdict, 'missed', 'a run that miscounted misses exactness');
+  const slowGzip = { ...reads[1]!, sizeVsPlain: 0.151, firstByteVsPlain: 1.51 };
+  t.deepEqual(judge(api, [], true, [reads[0]!, slowGzip]).slice(-3, -1).map((row) => row.verdict), ['missed', 'missed']);
+  t.throws(() => judge(api.slice(1), [], true, reads), { message: 'bench targets: no measurement of "bare Koa hello-world"' });
+  t.throws(() => judge(api, [], true, reads.slice(0, 1)), { message: 'bench targets: no gzip read of /stats' });
 });
