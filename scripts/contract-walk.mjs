@@ -63,7 +63,15 @@ const NOT = {
 // operations. 200 keeps the ETag, 304 sends it back.
 const cached = (key, more) => ({ 200: { via: 'A', save: (res, s) => { s.etags[key] = res.headers.etag; } }, 304: { via: 'A', headers: (s) => ({ 'if-none-match': s.etags[key] ?? '' }) }, ...more });
 const jobPath = (pick) => (s) => `/test/jobs/${pick(s) ?? ZERO_ID}`;
+const comparePath = (a, b) => (s) => `/test/jobs/${a(s) ?? ZERO_ID}/compare/${b(s) ?? ZERO_ID}`;
 const NO_TOKEN = { via: 'B', token: 'none', note: 'loopback, no token set' };
+// The body a case of an operation whose body is required sends when it names none: the cases of
+// common() (401, 403, 429, 503) are about something else, and Prism refuses a missing body.
+const BODIES = {
+  'POST /test': { stages: [{ requests: 3, concurrency: 1 }] },
+  // Two short steps, both within the objective: 20/s, then maxRate.
+  'POST /test/search': { objective: { p99: 10_000 }, minRate: 20, maxRate: 40, stepDurationMs: 200, warmupMs: 0, seed: 1 },
+};
 const TABLE = {
   'GET /stats': { 200: { via: 'A', path: '/stats?limit=5' }, 400: { via: 'A!', path: '/stats?limit=0' } },
   'DELETE /stats': { 200: [{ via: 'A', phase: RESET }, { via: 'A', token: 'basic', phase: RESET, note: 'Basic auth' }, { ...NO_TOKEN, phase: RESET }] },
@@ -77,15 +85,39 @@ const TABLE = {
       { via: 'A', path: '/test/5?seed=1', phase: FIRST, save: (r, s) => { s.doneJob = r.headers['content-location']?.split('/').pop(); } },
       { ...NO_TOKEN, path: '/test/2?seed=1', phase: FIRST },
     ],
-    // Three long slow jobs, for the cancels below (0: here, 1 and 2: from the other server).
-    202: [0, 1, 2].map(() => ({ via: 'A', path: '/test/1000000?async=1&rate=1', phase: FIRST, save: (r, s) => { s.running.push(r.headers.location?.split('/').pop()); } })),
+    // Four long slow jobs, for the cancels below (0: here, 1 and 2: from the other server) and the
+    // 409s of a run's results (3: running all through the normal phase, cancelled after it).
+    202: [0, 1, 2, 3].map(() => ({ via: 'A', path: '/test/1000000?async=1&rate=1', phase: FIRST, save: (r, s) => { s.running.push(r.headers.location?.split('/').pop()); } })),
     400: { via: 'A!', path: '/test/0' },
     413: { via: 'A!', body: { seed: 1, pad: 'x'.repeat(20_000) } },
   },
+  'POST /test': {
+    200: { via: 'A', body: { stages: [{ requests: 3, concurrency: 2, warmup: true }, { requests: 5, rate: [50, 100] }], seed: 1 }, phase: FIRST, note: 'a warm-up, then a ramp' },
+    202: { via: 'A', path: '/test?async=1', body: { stages: [{ requests: 3, concurrency: 1 }] }, phase: FIRST },
+    400: { via: 'A!', body: { stages: [{ requests: 3, durationMs: 100 }] } },
+    413: { via: 'A!', body: { stages: [{ requests: 1 }], pad: 'x'.repeat(20_000) } },
+  },
+  'POST /test/search': (() => {
+    const search = BODIES['POST /test/search'];
+    return {
+      200: { via: 'A', body: search, phase: FIRST },
+      202: { via: 'A', path: '/test/search?async=1', body: search, phase: FIRST },
+      400: { via: 'A!', body: { ...search, objective: {} } },
+      413: { via: 'A!', body: { ...search, pad: 'x'.repeat(20_000) } },
+    };
+  })(),
   'GET /test/jobs': { 200: { via: 'A', path: '/test/jobs?limit=5' }, 400: { via: 'A!', path: '/test/jobs?limit=0' } },
   'GET /test/jobs/{id}': { 200: { via: 'A' }, 404: { via: 'A', path: jobPath(() => ZERO_ID) } },
+  // The 409s: running[3], still running (POST /test/{n} above), whichever order the document gives.
+  'GET /test/jobs/{id}.csv': { 200: { via: 'A' }, 404: { via: 'A', path: `/test/jobs/${ZERO_ID}.csv` }, 409: { via: 'A', path: (s) => `/test/jobs/${s.running[3]}.csv` } },
+  'GET /test/jobs/{id}/histogram': { 200: { via: 'A' }, 404: { via: 'A', path: `/test/jobs/${ZERO_ID}/histogram` }, 409: { via: 'A', path: (s) => `/test/jobs/${s.running[3]}/histogram` } },
+  'GET /test/jobs/{a}/compare/{b}': {
+    200: { via: 'A', note: 'a run with itself' },
+    404: { via: 'A', path: comparePath(() => ZERO_ID, (s) => s.doneJob) },
+    409: { via: 'A', path: comparePath((s) => s.doneJob, (s) => s.running[3]) },
+  },
   'DELETE /test/jobs/{id}': {
-    200: { via: 'A', path: jobPath((s) => s.running[0]) }, 404: { via: 'A', path: jobPath(() => ZERO_ID) }, 409: { via: 'A', path: jobPath((s) => s.doneJob) },
+    200: [{ via: 'A', path: jobPath((s) => s.running[0]) }, { via: 'A', path: jobPath((s) => s.running[3]), phase: RESET, note: 'the job of the 409s above' }], 404: { via: 'A', path: jobPath(() => ZERO_ID) }, 409: { via: 'A', path: jobPath((s) => s.doneJob) },
     202: [{ via: 'B', path: jobPath((s) => s.running[1]), note: 'job runs on the other server' }, { ...NO_TOKEN, path: jobPath((s) => s.running[2]) }],
   },
   'GET /health': { 200: { via: 'A' } },
@@ -191,11 +223,17 @@ function common(op) {
 // Mirrors routeGroup in src/ratelimit.ts: every operation in a limited group gets a 429 probe,
 // documented or not, so a 429 missing from the document shows up as a finding. OPTIONS is in none.
 const groupOf = (method, path) => (method === 'OPTIONS' ? undefined : path === '/api' || path.startsWith('/api/') ? 'api'
-  : /^\/(?:stats|events)(?:[./]|$)|^\/test\//.test(path) ? (/^(GET|HEAD)$/.test(method) ? 'read' : 'write') : undefined);
+  : /^\/(?:stats|events|test)(?:[./]|$)/.test(path) ? (/^(GET|HEAD)$/.test(method) ? 'read' : 'write') : undefined);
 // Requests sent straight to server A (not checked) that use up a client's budget in a group.
 const WARMUP = { api: ['GET', '/api/warmup'], read: ['GET', '/stats/path'], write: ['PUT', '/stats'] };
 const normal = (template) => template.replace(/\{[^}]*\}/g, '{…}');
-const SAMPLES = { '/api/{…}': '/api/walk', '/stats/path': '/stats/path?path=/api/walk', '/test/{…}': '/test/5', '/test/jobs/{…}': jobPath((s) => s.doneJob), '/dashboard/{…}': '/dashboard/app.js', '/docs/{…}': '/docs/init.js', '/count.gif': '/count.gif?p=/walk/pixel', '/badge/{…}': '/badge/walk-badge.svg' };
+const doneJob = (s) => s.doneJob;
+const SAMPLES = {
+  '/api/{…}': '/api/walk', '/stats/path': '/stats/path?path=/api/walk', '/test/{…}': '/test/5', '/test/jobs/{…}': jobPath(doneJob),
+  '/test/jobs/{…}.csv': (s) => `${jobPath(doneJob)(s)}.csv`, '/test/jobs/{…}/histogram': (s) => `${jobPath(doneJob)(s)}/histogram`,
+  '/test/jobs/{…}/compare/{…}': comparePath(doneJob, doneJob),
+  '/dashboard/{…}': '/dashboard/app.js', '/docs/{…}': '/docs/init.js', '/count.gif': '/count.gif?p=/walk/pixel', '/badge/{…}': '/badge/walk-badge.svg',
+};
 for (const key of Object.keys(TABLE)) if (key !== normal(key)) { TABLE[normal(key)] = TABLE[key]; delete TABLE[key]; }
 function sampleOf(template, params) { // a concrete path, from SAMPLES or from the parameters' examples
   return SAMPLES[normal(template)] ?? template.replace(/\{(\w+)\}/g, (_, name) => {
@@ -310,7 +348,7 @@ async function main() {
     // Every request names its own loopback client (127.1.x.y) in X-Forwarded-For, so each has a
     // fresh rate-limit budget; a 429 probe uses one up on purpose.
     TRUST_PROXY: 'true', TRUSTED_PROXIES: '127.0.0.1/32', RATE_LIMITS: JSON.stringify({ api: limit, read: limit, write: limit }),
-    MAX_URL_BYTES: String(MAX_URL), MAX_HEADER_BYTES: String(MAX_HEADER), LOADTEST_MAX_RUNNING_JOBS: '5', ...extra,
+    MAX_URL_BYTES: String(MAX_URL), MAX_HEADER_BYTES: String(MAX_HEADER), LOADTEST_MAX_RUNNING_JOBS: '8', ...extra,
   });
   const serverArgs = opts.dist ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'];
   const serverA = start('server A', process.execPath, serverArgs, serverEnv(portA, { AUTH_TOKEN_FILE: join(tmp, 'token'), API_BOTS: 'refuse', API_COUNT_METHODS: COUNTED.join(',') }));
@@ -327,7 +365,7 @@ async function main() {
     if (typeof value === 'string') return notProvoked.push(`${key} ${status}: ${value}`);
     // An OPTIONS success says, in Allow, which methods the path answers: the document's operations.
     const template = op.method === 'OPTIONS' && status < 300 ? op.template : undefined;
-    for (const c of [value].flat()) cases.push({ key, status: Number(status), method: op.method, path: op.sample, phase: NORMAL, template, ...c });
+    for (const c of [value].flat()) cases.push({ key, status: Number(status), method: op.method, path: op.sample, phase: NORMAL, template, body: BODIES[key], ...c });
   };
   for (const [template, item] of Object.entries(doc.paths ?? {})) {
     const params = (operation) => [...(item.parameters ?? []), ...(operation?.parameters ?? [])];

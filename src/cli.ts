@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 // `hitcounter`: the command line for a running server.
-//   hitcounter load 10000 --concurrency 100 [--rate 2000] [--url http://127.0.0.1:5000] [--json]
+//   hitcounter load 10000 --concurrency 100 [--rate 2000] [--warmup 2000] [--csv run.csv] [--histogram run.hlog] [--json]
+//   hitcounter load --stages '[{"durationMs":5000,"rate":[100,2000]}]'
+//   hitcounter compare <job a> <job b> [--json]
 //   hitcounter stats [--limit 20] [--json]
+import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError } from 'commander';
 import got, { type Got } from 'got';
 import { TOKEN_ENV } from './auth.js';
-import type { Job } from './loadgen/jobs.js';
+import type { Comparison } from './loadgen/compare.js';
+import type { Job, JobReport } from './loadgen/jobs.js';
+import { plannedDurationMs, plannedRequests, type StageInput } from './loadgen/stages.js';
 import { loadSettings } from './settings.js';
 
 const FINISHED = new Set(['done', 'failed', 'cancelled']);
@@ -39,11 +44,11 @@ const table = (head: string[]) => new Table(process.stdout.isTTY ? { head } : { 
 const fmt = (value: number) => value.toLocaleString('en-US', { maximumFractionDigits: 2 });
 
 function printReport(job: Job): void {
-  const report = job.report!;
+  const report = job.report as JobReport;
   const summary = table(['job', 'status', 'model', 'requests', 'succeeded', 'failed', 'non-2xx', 'dropped', 'duration', 'req/s']);
   summary.push([
-    job.id.slice(0, 8), job.status, report.model === 'open' ? `open @ ${report.rate}/s` : `closed × ${report.concurrency}`,
-    `${fmt(report.completed)} / ${fmt(report.requested)}`, fmt(report.succeeded), fmt(report.failed), fmt(report.non2xx),
+    job.id.slice(0, 8), job.status, report.model === 'open' && report.rate !== null ? `open @ ${report.rate}/s` : report.model === 'closed' ? `closed × ${report.concurrency}` : `${report.model}, ${report.stages.length} stages`,
+    report.requested === null ? fmt(report.completed) : `${fmt(report.completed)} / ${fmt(report.requested)}`, fmt(report.succeeded), fmt(report.failed), fmt(report.non2xx),
     fmt(report.dropped), `${fmt(report.durationMs / 1000)} s`, fmt(report.requestsPerSecond),
   ]);
   const latency = table(['latency (ms)', 'min', 'mean', 'stddev', 'p50', 'p90', 'p99', 'p99.9', 'max']);
@@ -58,15 +63,96 @@ function printReport(job: Job): void {
   console.log(`counted in Redis: ${fmt(counted.hits)} (${counted.equalsSucceeded ? 'equals' : 'differs from'} succeeded)`);
 }
 
-async function load(n: number, options: { concurrency?: number; rate?: number; distribution?: string; paths?: number; seed?: number; url: string; token?: string; json?: boolean }): Promise<void> {
-  const http = client(options.url, options.token);
-  const searchParams: Record<string, string | number> = { async: 1 };
-  for (const name of ['concurrency', 'rate', 'distribution', 'paths', 'seed'] as const) {
-    if (options[name] !== undefined) searchParams[name] = options[name];
+interface LoadOptions {
+  concurrency?: number;
+  rate?: number;
+  warmup?: number;
+  stages?: StageInput[];
+  distribution?: string;
+  paths?: number;
+  seed?: number;
+  csv?: string;
+  histogram?: string;
+  url: string;
+  token?: string;
+  json?: boolean;
+}
+
+/** A JSON array of stages, as `POST /test` takes them; the server judges each stage. */
+function stagesArgument(value: string): StageInput[] {
+  let stages: unknown;
+  try {
+    stages = JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError('expected a JSON array of stages, such as [{"durationMs":5000,"rate":500}]');
   }
-  const started = await http.post<Job>(`test/${n}`, { searchParams });
+  if (!Array.isArray(stages)) throw new InvalidArgumentError('expected a JSON array of stages, such as [{"durationMs":5000,"rate":500}]');
+  return stages as StageInput[];
+}
+
+/** The request that starts the run: `POST /test/<n>` with options, or `POST /test` with stages. */
+function startRequest(n: number | undefined, options: LoadOptions): { path: string; searchParams?: Record<string, string | number>; json?: Record<string, unknown> } {
+  const shared = { distribution: options.distribution, paths: options.paths, seed: options.seed };
+  if (options.stages) {
+    // The stages carry their own concurrency, rate and warm-up.
+    const clash = (['concurrency', 'rate', 'warmup'] as const).filter((name) => options[name] !== undefined);
+    if (n !== undefined || clash.length > 0) usage(`--stages says it all: leave out ${n !== undefined ? '<n>' : `--${clash[0]}`}`);
+    return { path: 'test', json: { stages: options.stages, ...shared, async: true } };
+  }
+  if (n === undefined) usage('missing <n>: the requests to send (or give --stages)');
+  const searchParams: Record<string, string | number> = { async: 1 };
+  const given = { concurrency: options.concurrency, rate: options.rate, warmupMs: options.warmup, ...shared };
+  for (const [name, value] of Object.entries(given)) if (value !== undefined) searchParams[name] = value;
+  return { path: `test/${n}`, searchParams };
+}
+
+function usage(message: string): never {
+  console.error(`hitcounter: ${message}`);
+  process.exit(1);
+}
+
+/**
+ * How far the run is, as best its plan tells: by requests when every stage has a count, by time
+ * when every stage has a duration, else by stage.
+ */
+function progressMeter(job: Job) {
+  const stages = job.plan.stages;
+  const requests = plannedRequests(stages);
+  const durationMs = plannedDurationMs(stages);
+  const staged = stages.length > 1 ? '{stage} | ' : '';
+  if (requests !== null) {
+    return { total: requests, format: `{bar} {percentage}% | ${staged}{value}/{total} | {rps} req/s | p99 {p99} ms`, value: (p: NonNullable<Job['progress']>) => p.completed + p.dropped };
+  }
+  if (durationMs !== null) {
+    return { total: Math.ceil(durationMs / 1000), format: `{bar} {percentage}% | ${staged}{value}/{total} s | {rps} req/s | p99 {p99} ms`, value: (p: NonNullable<Job['progress']>) => Math.min(Math.floor(p.elapsedMs / 1000), Math.ceil(durationMs / 1000)) };
+  }
+  return { total: stages.length, format: '{bar} {stage} | {rps} req/s | p99 {p99} ms', value: (p: NonNullable<Job['progress']>) => p.stage };
+}
+
+/** Saves a finished run's series (CSV) or HdrHistogram log to `file`. */
+async function save(http: Got, path: string, file: string): Promise<void> {
+  const response = await http.get(path, { responseType: 'text' });
+  if (response.statusCode !== 200) {
+    let body: unknown;
+    try {
+      body = JSON.parse(response.body);
+    } catch {
+      body = undefined;
+    }
+    fail({ statusCode: response.statusCode, body });
+  }
+  await writeFile(file, response.body);
+  console.error(`saved ${file}`);
+}
+
+async function load(n: number | undefined, options: LoadOptions): Promise<void> {
+  const http = client(options.url, options.token);
+  const { path, searchParams, json } = startRequest(n, options);
+  const started = await http.post<Job>(path, { ...(searchParams ? { searchParams } : {}), ...(json ? { json } : {}) });
   if (started.statusCode !== 202) fail(started);
   const id = started.body.id;
+  // On stderr, so that --json output stays one document: the id is what `compare` takes.
+  console.error(`job ${id}`);
 
   // Ctrl-C cancels the job on the server; the report of what was sent still follows.
   process.once('SIGINT', () => {
@@ -74,12 +160,10 @@ async function load(n: number, options: { concurrency?: number; rate?: number; d
     void http.delete(`test/jobs/${id}`);
   });
 
-  const bar = new SingleBar({
-    format: '{bar} {percentage}% | {value}/{total} | {rps} req/s | p99 {p99} ms',
-    stream: process.stderr,
-    hideCursor: true,
-  });
-  bar.start(n, 0, { rps: 0, p99: 0 });
+  const meter = progressMeter(started.body);
+  const bar = new SingleBar({ format: meter.format, stream: process.stderr, hideCursor: true });
+  const stageOf = (p: Job['progress']) => (p ? `stage ${p.stage + 1}/${started.body.plan.stages.length}${p.warmup ? ' (warm-up)' : ''}` : '');
+  bar.start(meter.total, 0, { rps: 0, p99: 0, stage: stageOf(null) });
   let job = started.body;
   while (!FINISHED.has(job.status)) {
     await sleep(250);
@@ -87,15 +171,51 @@ async function load(n: number, options: { concurrency?: number; rate?: number; d
     if (polled.statusCode !== 200) fail(polled);
     job = polled.body;
     const progress = job.progress;
-    if (progress) bar.update(progress.completed + progress.dropped, { rps: fmt(progress.requestsPerSecond), p99: fmt(progress.p99) });
+    if (progress) bar.update(meter.value(progress), { rps: fmt(progress.requestsPerSecond), p99: fmt(progress.p99), stage: stageOf(progress) });
   }
   bar.stop();
   if (job.status === 'failed') {
     console.error(`hitcounter: load test failed: ${job.error}`);
     process.exit(1);
   }
+  if (options.csv) await save(http, `test/jobs/${id}.csv`, options.csv);
+  if (options.histogram) await save(http, `test/jobs/${id}/histogram`, options.histogram);
   if (options.json) console.log(JSON.stringify(job.report, null, 2));
   else printReport(job);
+}
+
+const FULL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A job id, or the one recent job whose id starts with `given` (the report's tables show 8 characters). */
+async function resolveJob(http: Got, given: string): Promise<string> {
+  if (FULL_ID.test(given)) return given;
+  const listed = await http.get<Job[]>('test/jobs', { searchParams: { limit: 1000 } });
+  if (listed.statusCode !== 200) fail(listed);
+  const matches = listed.body.filter((job) => job.id.startsWith(given.toLowerCase()));
+  if (matches.length === 1) return matches[0]!.id;
+  return usage(matches.length === 0 ? `no load test job starts with ${given}` : `${matches.length} jobs start with ${given}: give more of the id`);
+}
+
+async function compare(a: string, b: string, options: { url: string; token?: string; json?: boolean }): Promise<void> {
+  const http = client(options.url, options.token);
+  const ids = [await resolveJob(http, a), await resolveJob(http, b)];
+  const response = await http.get<Comparison>(`test/jobs/${ids[0]}/compare/${ids[1]}`);
+  if (response.statusCode !== 200) fail(response);
+  const comparison = response.body;
+  if (options.json) {
+    console.log(JSON.stringify(comparison, null, 2));
+    return;
+  }
+  const names: Record<string, string> = { requestsPerSecond: 'req/s', p50: 'p50 (ms)', p90: 'p90 (ms)', p99: 'p99 (ms)', p99_9: 'p99.9 (ms)', errorRate: 'errors (%)' };
+  const rows = table(['', `a ${comparison.a.id.slice(0, 8)}`, `b ${comparison.b.id.slice(0, 8)}`, 'b − a', 'change', '± noise (2 SE)', 'beyond noise']);
+  for (const m of comparison.metrics) {
+    const change = m.changePercent === null ? '' : `${m.changePercent > 0 ? '+' : ''}${fmt(m.changePercent)}%`;
+    rows.push([names[m.metric] ?? m.metric, fmt(m.a), fmt(m.b), `${m.difference > 0 ? '+' : ''}${fmt(m.difference)}`, change, m.standardError === null ? 'n/a' : fmt(2 * m.standardError), m.beyondNoise ? 'yes' : 'no']);
+  }
+  console.log(rows.toString());
+  console.log(comparison.verdict.summary);
+  if (comparison.noise.reason) console.log(comparison.noise.reason);
+  for (const warning of comparison.warnings) console.log(`warning: ${warning}`);
 }
 
 async function stats(options: { limit: number; url: string; token?: string; json?: boolean }): Promise<void> {
@@ -118,16 +238,30 @@ const program = new Command('hitcounter').description('Command line for a runnin
 program
   .command('load')
   .description('run a load test on the server and show its progress and report')
-  .argument('<n>', 'requests to send', positiveInteger)
+  .argument('[n]', 'requests to send (not with --stages)', positiveInteger)
   .option('-c, --concurrency <n>', 'requests in flight at once', positiveInteger)
   .option('-r, --rate <n>', 'requests per second (open model); without it, the closed model', positiveInteger)
+  .option('-w, --warmup <ms>', 'a warm-up this long first, left out of the figures', integer(0))
+  .option('--stages <json>', 'a JSON array of stages for POST /test, e.g. \'[{"durationMs":5000,"rate":[100,2000]}]\'', stagesArgument)
   .option('-d, --distribution <name>', 'uniform or zipf')
   .option('-p, --paths <n>', 'distinct paths to draw from', positiveInteger)
   .option('-s, --seed <n>', 'seed, to replay a run', integer(0))
   .option('-u, --url <url>', 'the server', defaultUrl)
   .option('-t, --token <token>', `admin token (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
+  .option('--csv <file>', 'save the run\'s per-second series as CSV')
+  .option('--histogram <file>', 'save the run\'s latencies as an HdrHistogram log')
   .option('--json', 'print the report as JSON')
   .action(load);
+
+program
+  .command('compare')
+  .description('compare two finished runs: differences, run-to-run noise, and which is faster')
+  .argument('<a>', 'the first run\'s job id (or its start, as the report shows it)')
+  .argument('<b>', 'the second run\'s job id (or its start)')
+  .option('-u, --url <url>', 'the server', defaultUrl)
+  .option('-t, --token <token>', `admin token, when the server protects reads (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
+  .option('--json', 'print the comparison as JSON')
+  .action(compare);
 
 program
   .command('stats')

@@ -188,12 +188,15 @@ export class Metrics {
         onProgress(progress);
       });
       this.#jobsActive.inc();
-      const report = execution.report.then(
-        (result) => {
-          account(result);
+      const result = execution.result.then(
+        (outcome) => {
+          // Every request sent, the warm-up's too: the report's own figures leave the warm-up out.
+          const { report } = outcome;
+          const warmup = report.warmup ?? { succeeded: 0, failed: 0, dropped: 0 };
+          account({ succeeded: report.succeeded + warmup.succeeded, failed: report.failed + warmup.failed, dropped: report.dropped + warmup.dropped });
           this.#jobsActive.dec();
-          this.#jobsFinished.inc({ outcome: result.cancelled ? 'cancelled' : 'done' });
-          return result;
+          this.#jobsFinished.inc({ outcome: report.cancelled ? 'cancelled' : 'done' });
+          return outcome;
         },
         (error: unknown) => {
           this.#jobsActive.dec();
@@ -201,7 +204,7 @@ export class Metrics {
           throw error;
         },
       );
-      return { stop: () => execution.stop(), report };
+      return { stop: () => execution.stop(), result };
     };
   }
 

@@ -13,7 +13,7 @@ export type RouteGroup = keyof Settings['rateLimits'];
 // The router is not strict about trailing slashes (`/stats/` is `/stats`), and the reads include
 // their variants (`/stats.csv`, `/stats/path/…`, `/stats/stream`, `/events…`): a limit must not
 // be escaped by spelling a path another way.
-const READS_AND_WRITES = /^\/(?:stats|events)(?:[./]|$)|^\/test\//;
+const READS_AND_WRITES = /^\/(?:stats|events|test)(?:[./]|$)/;
 
 export function routeGroup(method: string, path: string): RouteGroup | undefined {
   // OPTIONS reads nothing and writes nothing: a preflight must not spend a client's budget.

@@ -9,7 +9,7 @@ import { VisitorHasher } from './analytics/visitors.js';
 import { randomSeed, systemClock, type Clock, type SeedSource } from './clock.js';
 import { HitStore, storeSettings } from './hits/store.js';
 import { JobManager } from './loadgen/jobs.js';
-import { executeInWorker, type ExecuteLoad } from './loadgen/thread.js';
+import { executeInWorkers, type ExecuteLoad } from './loadgen/thread.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { RedisConnection } from './redis/connection.js';
 import { botsRanking, globalKeys, shardKeys, type GlobalKeys, type ShardKeys } from './redis/keys.js';
@@ -93,7 +93,7 @@ export function createServices(settings: Readonly<Settings>, redis: RedisConnect
   metrics.watchStores(stores);
   const jobs = new JobManager({
     redis: redis.client, keys, scripts, store, clock, logger, settings: settings.loadtest,
-    execute: metrics.timeLoad(deps.executeLoad ?? executeInWorker),
+    execute: metrics.timeLoad(deps.executeLoad ?? executeInWorkers),
   });
   const traffic = new TrafficSampler({ redis: redis.client, shards, clock });
 

@@ -109,6 +109,11 @@ const schema = z.strictObject({
     maxRunningJobs: int(1, 1000),
     jobTtlSeconds: int(1, 31_536_000),
     progressIntervalMs: int(50, 60_000),
+    // Worker threads of a run: "auto" is one per spare core (all but one, at least one).
+    threads: z.union([z.literal('auto'), z.coerce.number().pipe(int(1, 256))], { error: 'expected "auto" (one per spare core) or an integer from 1 to 256' }),
+    // The longest a run (all its stages) or a search step may last, and the most stages a run may have.
+    maxDurationMs: int(1000, 86_400_000),
+    maxStages: int(1, 1000),
   }),
   analytics: z.strictObject({
     buckets: bool,
@@ -267,6 +272,9 @@ export const ENV_OVERRIDES = {
   LOADTEST_MAX_RUNNING_JOBS: 'loadtest.maxRunningJobs',
   LOADTEST_JOB_TTL_SECONDS: 'loadtest.jobTtlSeconds',
   LOADTEST_PROGRESS_INTERVAL_MS: 'loadtest.progressIntervalMs',
+  LOADTEST_THREADS: 'loadtest.threads',
+  LOADTEST_MAX_DURATION_MS: 'loadtest.maxDurationMs',
+  LOADTEST_MAX_STAGES: 'loadtest.maxStages',
   ANALYTICS_BUCKETS: 'analytics.buckets',
   ANALYTICS_VISITORS: 'analytics.visitors',
   ANALYTICS_MINUTE_TTL_SECONDS: 'analytics.minuteTtlSeconds',

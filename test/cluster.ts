@@ -8,7 +8,7 @@ import calculateSlot from 'cluster-key-slot';
 import got from 'got';
 import { Cluster } from 'ioredis';
 import { bucketsAt } from '../src/analytics/buckets.js';
-import type { LoadReport } from '../src/loadgen/report.js';
+import type { LoadReport } from '../src/loadgen/merge.js';
 import { globalKeys, shardKeys } from '../src/redis/keys.js';
 import { clusterSettings, startCluster, startClusterApp, type TestCluster } from './helpers/cluster.js';
 import { eventually } from './helpers/eventually.js';

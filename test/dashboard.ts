@@ -1,6 +1,7 @@
 // The web dashboard in a real browser (Debian's chromium through playwright-core; never a
 // downloaded one) against a real server on a real Redis: the ranking, its filter, a load test
-// from the panel, the live chart, the error banner, the admin token. Also the static files.
+// from the panel, stages, a breaking-point search and two runs compared, the live chart, the error
+// banner, the admin token. Also the static files.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -197,6 +198,153 @@ test.serial('with an admin token configured, the panel asks for it, keeps it for
   t.is(await page.textContent('#r-succeeded'), '200');
   t.true(await page.isHidden('#load-error'));
   t.deepEqual(problems.filter((problem) => !/Failed to load resource: the server responded with a status of (400|401)/.test(problem)), []);
+});
+
+// A load-test panel test is about the panel, not pacing: with the default maxLagMs a busy machine
+// would drop requests rather than send them late, and no count would be exact. Progress ticks
+// come often, so that every stage and every step is polled while it runs.
+const patientLoad = (s: { loadtest: { maxLagMs: number; progressIntervalMs: number } }) => {
+  s.loadtest.maxLagMs = 600_000;
+  s.loadtest.progressIntervalMs = 100;
+};
+const texts = async (page: Page, selector: string) => (await page.locator(selector).allTextContents()).map((text) => text.trim());
+
+test.serial('stages from the editor: the stage running and the ramp while it runs, each stage\'s figures and the warnings at the end', async (t) => {
+  t.timeout(300_000);
+  const app = await startApp(t, redis.url, { tweak: patientLoad });
+  const { page, problems } = await openPage(t, app);
+  // The tabs follow the keyboard as ARIA's pattern has it.
+  await page.focus('#tab-quick');
+  await page.keyboard.press('ArrowRight');
+  t.is(await page.getAttribute('#tab-stages', 'aria-selected'), 'true');
+  t.is(await page.evaluate(() => document.activeElement.id as string), 'tab-stages');
+  t.true(await page.isHidden('#panel-quick'));
+
+  const row = (n: number) => `#stages-rows > fieldset:nth-child(${n})`;
+  t.is(await page.locator('#stages-rows > fieldset').count(), 1);
+  t.true(await page.isDisabled(`${row(1)} [data-remove]`), 'the only stage cannot be removed');
+  await page.click('#stages-add');
+  await page.click('#stages-add');
+  t.deepEqual(await texts(page, '#stages-rows legend'), ['Stage 1', 'Stage 2', 'Stage 3']);
+  await page.click(`${row(3)} [data-remove]`);
+  t.deepEqual(await texts(page, '#stages-rows legend'), ['Stage 1', 'Stage 2']);
+
+  // A warm-up of 2 s at 100 req/s (200 requests), then a ramp from 100 to 300 req/s over 4 s (800).
+  await page.fill(`${row(1)} [name=end]`, '2');
+  await page.selectOption(`${row(1)} [name=unit]`, 's');
+  await page.selectOption(`${row(1)} [name=load]`, 'rate');
+  await page.fill(`${row(1)} [name=value]`, '100');
+  await page.check(`${row(1)} [name=warmup]`);
+  await page.fill(`${row(2)} [name=end]`, '4');
+  await page.selectOption(`${row(2)} [name=load]`, 'ramp');
+  await page.fill(`${row(2)} [name=value]`, '100');
+  await page.fill(`${row(2)} [name=to]`, '');
+  // A stage that says nothing whole is refused before anything is sent.
+  await page.click('#stages-start');
+  await page.waitForSelector('#load-error:not([hidden])');
+  t.is(await page.textContent('#load-error'), 'Stage 2: a ramp goes from a whole number of requests per second to another, each at least 1.');
+  await page.fill(`${row(2)} [name=to]`, '300');
+  await page.click('#stages-start');
+
+  await page.waitForSelector('#run-live:not([hidden])');
+  t.true(await page.isHidden('#load-error'));
+  t.deepEqual(await texts(page, '#run-stages li'), ['1warm-up, 100 req/s, 2 s', '2100 → 300 req/s, 4 s']);
+  // The second stage runs for four seconds: the indicator moves to it, and the ramp climbs.
+  await page.waitForSelector('#run-stages li:nth-child(2)[data-state="current"][aria-current="step"]');
+  t.is(await page.getAttribute('#run-stages li:nth-child(1)', 'data-state'), 'done');
+  t.regex((await page.textContent('#run-stage-now'))!, /^Stage 2 of 2: 100 → 300 req\/s\.$/);
+  await until(page, () => Number(document.querySelector('#run-ramp-chart').dataset.targetMax) > 150);
+  t.true(await numberAttribute(page, '#run-ramp-chart', 'data-points') >= 3);
+  t.true(await numberAttribute(page, '#run-ramp-chart', 'data-achieved-max') > 0);
+  t.is(await page.locator('#run-ramp-chart canvas').count(), 1);
+
+  await page.waitForSelector('#load-report[data-state="shown"]');
+  t.is(await page.textContent('#load-status'), 'Done');
+  t.is(await page.textContent('#run-stage-now'), 'Done: 2 stages.');
+  t.deepEqual(await page.locator('#run-stages li').evaluateAll((items) => items.map((item) => item.dataset.state)), ['done', 'done']);
+  t.is(await page.textContent('#r-succeeded'), '800', 'the warm-up is left out of the figures');
+  t.is(await page.getAttribute('#load-bar', 'data-progress'), '100');
+  const stageRows = await page.locator('#r-stages tbody tr').all();
+  t.deepEqual(await Promise.all(stageRows.map(async (tr) => (await tr.locator('th, td').allTextContents()).slice(0, 5))), [
+    ['1 warm-up', '100 req/s', '200', '0', '0'],
+    ['2', '100 → 300 req/s', '800', '0', '0'],
+  ]);
+  // The warnings shown are the report's, whatever this machine made of the run.
+  const [job] = await app.http.get('test/jobs?limit=1').json<Array<{ report: { warnings: string[] } }>>();
+  t.deepEqual(await texts(page, '#r-warnings li'), job!.report.warnings);
+  t.is(await page.isVisible('#r-warnings'), job!.report.warnings.length > 0);
+  t.deepEqual(problems, []);
+});
+
+test.serial('a breaking-point search from the panel: its steps as they come, then the breaking point', async (t) => {
+  t.timeout(300_000);
+  const app = await startApp(t, redis.url, { tweak: patientLoad });
+  const { page, problems } = await openPage(t, app);
+  await page.click('#tab-search');
+  // An objective every step meets: the search doubles from 50 to 100 to 200 req/s and stops at the bound.
+  await page.fill('#search-form [name=p99]', '60000');
+  await page.fill('#search-form [name=errors]', '100');
+  await page.fill('#search-form [name=minRate]', '50');
+  await page.fill('#search-form [name=maxRate]', '200');
+  await page.fill('#search-form [name=step]', '1');
+  await page.fill('#search-form [name=warmup]', '0');
+  await page.click('#search-start');
+
+  await page.waitForSelector('#search-view:not([hidden])');
+  t.true(await page.isHidden('#load-progress'), 'a search shows steps, not a run\'s progress');
+  t.is(await page.textContent('#search-objective'), 'Objective: p99 ≤ 60,000 ms, errors ≤ 100% · 50 to 200 req/s');
+  // Steps show while the search still runs (each lasts a second; the page polls twice a second).
+  await until(page, () => document.querySelector('#load-status').textContent === 'Running' && document.querySelectorAll('#search-steps tbody tr[data-met]').length >= 1);
+  await page.waitForSelector('#search-view[data-state="shown"]');
+  t.is(await page.textContent('#load-status'), 'Done');
+  const steps = await page.locator('#search-steps tbody tr').all();
+  t.deepEqual(await Promise.all(steps.map(async (tr) => (await tr.locator('th, td').allTextContents()).slice(0, 3))), [
+    ['1ramp', '50 req/s', 'Met'],
+    ['2ramp', '100 req/s', 'Met'],
+    ['3ramp', '200 req/s', 'Met'],
+  ]);
+  t.is(await page.textContent('#search-breaking'), '200 req/s');
+  t.is(await page.textContent('#search-failing'), 'none');
+  t.is(await page.textContent('#search-summary'), 'Every step up to the highest rate, 200 req/s, met the objective: the breaking point is there or above.');
+  t.true((await page.textContent('#search-now'))!.startsWith('3 steps. '));
+  t.deepEqual(problems, []);
+});
+
+test.serial('two finished runs compared side by side, with the verdict', async (t) => {
+  t.timeout(300_000);
+  const app = await startApp(t, redis.url, { tweak: patientLoad });
+  // Six seconds each at the same rate: four full seconds apiece, enough to estimate the noise.
+  const run = async () => {
+    const response = await app.http.post('test/1200?rate=200&concurrency=20');
+    return response.headers['content-location']!.split('/').at(-1)!;
+  };
+  const older = await run();
+  const newer = await run();
+  const { page, problems } = await openPage(t, app);
+  await page.click('#tab-compare');
+  t.true(await page.isHidden('#load-job'), 'the last job gives way to the comparison');
+  await page.waitForSelector('#compare-form[data-runs="2"]');
+  t.is(await page.inputValue('#compare-a'), older, 'the run before the newest as A');
+  t.is(await page.inputValue('#compare-b'), newer, 'the newest as B');
+  await page.click('#compare-start');
+  await page.waitForSelector('#compare-result[data-state="shown"]');
+
+  const comparison = await app.http.get(`test/jobs/${older}/compare/${newer}`).json<{ verdict: { summary: string }; metrics: Array<{ metric: string; beyondNoise: boolean }>; noise: { estimated: boolean } }>();
+  t.true(comparison.noise.estimated);
+  t.is(await page.textContent('#compare-verdict'), comparison.verdict.summary);
+  t.deepEqual(await texts(page, '#compare-table tbody th'), ['Run', 'Throughput', 'p50', 'p90', 'p99', 'p99.9', 'Errors']);
+  t.deepEqual(
+    await page.locator('#compare-table tbody tr[data-metric]').evaluateAll((rows) => rows.map((row) => [row.dataset.metric, row.dataset.beyondNoise === 'true'])),
+    comparison.metrics.map((metric) => [metric.metric, metric.beyondNoise]),
+  );
+  const changes = await texts(page, '#compare-table tbody tr[data-metric] .chip');
+  t.true(changes.every((chip) => chip === 'beyond noise' || chip === 'within noise'), changes.join());
+  t.regex((await page.textContent('#compare-table tbody tr[data-metric="requestsPerSecond"] td:nth-child(2)'))!, /^\d[\d,]* req\/s$/);
+
+  // Back to a form: the last job is shown again.
+  await page.click('#tab-quick');
+  t.true(await page.isVisible('#load-job'));
+  t.deepEqual(problems, []);
 });
 
 test('GET / and /dashboard/{file}: types, ETags, a fixed list of files, nothing else', async (t) => {

@@ -7,6 +7,8 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Job, JobReport } from '../src/loadgen/jobs.js';
+
+type RunJob = Job<JobReport>;
 import { createLogger } from '../src/logger.js';
 import { startRedisServer, ensureRedisServer } from '../src/redis/embedded.js';
 import { globalKeys, shardKeys } from '../src/redis/keys.js';
@@ -112,7 +114,7 @@ test.serial('server shutdown: SIGTERM mid-load finishes in-flight requests, refu
   const url = server.url();
 
   // A job in the background, and a synchronous run whose request is in flight when SIGTERM lands.
-  const job = await got.post(`${url}/test/1000000?async=1&concurrency=5&rate=200`).json<Job>();
+  const job = await got.post(`${url}/test/1000000?async=1&concurrency=5&rate=200`).json<RunJob>();
   const inFlight = got.post(`${url}/test/1000000?concurrency=5&rate=200`, { retry: { limit: 0 } }).json<JobReport>();
   inFlight.catch(() => undefined); // awaited below; keeps an earlier failure from going unhandled
   const load = startLoad(url, { concurrency: 20, prefix: 'shutdown', keepAlive: false });
@@ -120,7 +122,7 @@ test.serial('server shutdown: SIGTERM mid-load finishes in-flight requests, refu
   // job list counts against the read rate limit.)
   await answered2xx(load, 200, 'before SIGTERM');
   await eventually(async () => {
-    const jobs = await got(`${url}/test/jobs`).json<Job[]>();
+    const jobs = await got(`${url}/test/jobs`).json<RunJob[]>();
     return jobs.length === 2 && jobs.every((j) => (j.progress?.completed ?? 0) > 0);
   }, { intervalMs: 100, what: 'both load-test runs to be under way' });
   server.child.kill('SIGTERM');
@@ -136,7 +138,7 @@ test.serial('server shutdown: SIGTERM mid-load finishes in-flight requests, refu
 
   const client = new Redis(redis.url);
   t.teardown(() => client.disconnect());
-  const saved = JSON.parse((await client.get(globalKeys(prefix).job(job.id)))!) as Job;
+  const saved = JSON.parse((await client.get(globalKeys(prefix).job(job.id)))!) as RunJob;
   t.is(saved.status, 'cancelled');
   t.true(saved.report!.cancelled);
   assertReportAddsUp(t, saved.report!);

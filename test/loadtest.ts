@@ -1,6 +1,8 @@
 import test from 'ava';
 import type { Job, JobReport } from '../src/loadgen/jobs.js';
-import type { LoadReport } from '../src/loadgen/report.js';
+
+type RunJob = Job<JobReport>;
+import type { LoadReport } from '../src/loadgen/merge.js';
 import { startApp, withApp } from './helpers/app.js';
 import { eventually } from './helpers/eventually.js';
 import { assertReportAddsUp } from './helpers/outcomes.js';
@@ -29,8 +31,8 @@ test('the report has every documented field, with sane figures', withApp, async 
   const { body: report } = await app.http.post<JobReport>('test/300?concurrency=10&seed=5');
   t.deepEqual(Object.keys(report).sort(), [
     'cancelled', 'completed', 'concurrency', 'counted', 'distinctPaths', 'distribution', 'dropped', 'durationMs', 'errors',
-    'failed', 'finishedAt', 'latencyMs', 'model', 'non2xx', 'paths', 'perSecond', 'rate', 'requested', 'requestsPerSecond',
-    'seed', 'startedAt', 'statusCodes', 'succeeded', 'target',
+    'failed', 'finishedAt', 'generator', 'latencyMs', 'model', 'non2xx', 'paths', 'perSecond', 'rate', 'requested', 'requestsPerSecond',
+    'seed', 'stages', 'startedAt', 'statusCodes', 'succeeded', 'target', 'warmup', 'warnings',
   ]);
   t.like(report, { model: 'closed', rate: null, concurrency: 10, seed: 5, distribution: 'zipf', paths: 1000, target: app.url, dropped: 0, non2xx: 0, cancelled: false });
   assertReportAddsUp(t, report);
@@ -130,7 +132,7 @@ const badRequests: Array<[path: string, error: string, body?: unknown]> = [
   ['test/10?target=ftp://127.0.0.1', 'Expected `target` to be a loopback http URL such as http://127.0.0.1:5000'],
   ['test/10?target=http://127.0.0.1:5000/api', 'Expected `target` to be a loopback http URL such as http://127.0.0.1:5000'],
   ['test/10?async=maybe', 'Expected `async` to be 1, 0, true or false'],
-  ['test/10?concurency=5', 'Unknown parameter `concurency`; expected one of: concurrency, rate, distribution, paths, seed, target, async'],
+  ['test/10?concurency=5', 'Unknown parameter `concurency`; expected one of: concurrency, rate, warmupMs, distribution, paths, seed, target, async'],
   ['test/10', 'Expected `concurrency` to be an integer from 1 to 1000', { concurrency: 'lots' }],
   ['test/10', 'Expected the JSON body to be an object', [1, 2]],
 ];
@@ -164,11 +166,11 @@ test('the server keeps answering other requests while a load test runs', withApp
   // Awaited below; this handler only keeps a failure before then (a wait that timed out, then the
   // teardown closing the app under the request) from surfacing as an unhandled rejection.
   load.catch(() => undefined);
-  const job = await eventually(async () => (await app.http.get<Job[]>('test/jobs')).body.find((j) => (j.progress?.completed ?? 0) > 0), { intervalMs: 100, what: 'the load test to be under way' });
+  const job = await eventually(async () => (await app.http.get<RunJob[]>('test/jobs')).body.find((j) => (j.progress?.completed ?? 0) > 0), { intervalMs: 100, what: 'the load test to be under way' });
   // The point is that the server answers at all, not how fast (that belongs to the benchmark): one
   // that the load blocked would answer only once the run was over, and the status below says not.
   for (let i = 0; i < 5; i++) t.is((await app.http.get('health')).statusCode, 200);
-  t.is((await app.http.get<Job>(`test/jobs/${job.id}`)).body.status, 'running', 'the checks were answered while the load test was still running');
+  t.is((await app.http.get<RunJob>(`test/jobs/${job.id}`)).body.status, 'running', 'the checks were answered while the load test was still running');
   t.is((await app.http.delete(`test/jobs/${job.id}`)).statusCode, 200);
   const report = (await load).body;
   t.true(report.cancelled);
@@ -184,7 +186,7 @@ test('a load test stops when its client goes away, and is recorded as cancelled'
   controller.abort();
   await t.throwsAsync(load);
   const job = await eventually(async () => {
-    const [newest] = (await app.http.get<Job[]>('test/jobs')).body;
+    const [newest] = (await app.http.get<RunJob[]>('test/jobs')).body;
     return newest?.status === 'cancelled' ? newest : undefined;
   }, { timeoutMs: 120_000, intervalMs: 100, what: 'the job to be recorded as cancelled' });
   const report = job.report!;

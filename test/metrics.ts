@@ -4,6 +4,8 @@ import test, { type ExecutionContext } from 'ava';
 import got from 'got';
 import type { MetricFamily } from 'parse-prometheus-text-format';
 import type { Job, JobReport } from '../src/loadgen/jobs.js';
+
+type RunJob = Job<JobReport>;
 import { startApp, type TestApp, withApp } from './helpers/app.js';
 import { eventually } from './helpers/eventually.js';
 import { hammer } from './helpers/load.js';
@@ -128,11 +130,11 @@ test('a load job counts its requests by outcome, and active jobs return to 0', w
 test('a running job shows as active; cancelled, it is counted as such and active returns to 0', withApp, async (t, app) => {
   // Far more requests than it will send before the cancel, however slow the machine: it is
   // still running when the test looks at it.
-  const started = await app.http.post<Job>('test/1000000?rate=20&concurrency=5&async=1');
+  const started = await app.http.post<RunJob>('test/1000000?rate=20&concurrency=5&async=1');
   t.is(started.statusCode, 202);
   const active = await eventually(async () => (await scrape(t, app)).value('hitcounter_loadgen_jobs_active'), { what: 'the job to show as active' });
   t.is(active, 1);
-  const cancelled = await app.http.delete<Job>(`test/jobs/${started.body.id}`);
+  const cancelled = await app.http.delete<RunJob>(`test/jobs/${started.body.id}`);
   t.is(cancelled.statusCode, 200);
   const report = cancelled.body.report!;
   t.true(report.cancelled);

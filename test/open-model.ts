@@ -3,7 +3,7 @@
 // figure is exact whatever the machine; test/runner.ts checks that the runner carries it out.
 import test from 'ava';
 import fc from 'fast-check';
-import { dueAt, openStep, type OpenSchedule } from '../src/loadgen/schedule.js';
+import { constantRate, dueAt, openStep, type OpenSchedule } from '../src/loadgen/schedule.js';
 import { ManualClock } from './helpers/clock.js';
 
 interface Event {
@@ -24,8 +24,8 @@ interface Run {
  * Plays a whole run the way runner.ts does, on the manual clock: a 'wait' sleeps until the due
  * time, 'busy' until the first in-flight request settles, and request i takes serviceMs(i).
  */
-function simulate(plan: Omit<OpenSchedule, 'startedAt'>, serviceMs: (index: number) => number, clock = new ManualClock()): Run {
-  const schedule: OpenSchedule = { ...plan, startedAt: clock.now() };
+function simulate(plan: Omit<OpenSchedule, 'due'> & { rate: number }, serviceMs: (index: number) => number, clock = new ManualClock()): Run {
+  const schedule: OpenSchedule = { ...plan, due: constantRate(clock.now(), plan.rate) };
   const run: Run = { sent: [], dropped: [], peakInFlight: 0 };
   let settleTimes: number[] = [];
   for (let next = 0, steps = 0; ; steps++) {
@@ -71,20 +71,22 @@ test('request i is due exactly start + i/rate', (t) => {
 
 test('one decision at a time: wait until due, send when due, done after the last', (t) => {
   const clock = new ManualClock();
-  const schedule: OpenSchedule = { startedAt: clock.now(), rate: 100, requests: 3, maxLagMs: 50, concurrency: 1 };
-  t.deepEqual(openStep(schedule, { now: clock.now(), next: 0, inFlight: 0 }), { kind: 'send', index: 0, dueAt: schedule.startedAt });
-  t.deepEqual(openStep(schedule, { now: clock.now(), next: 1, inFlight: 1 }), { kind: 'wait', until: schedule.startedAt + 10 });
+  const startedAt = clock.now();
+  const schedule: OpenSchedule = { due: constantRate(startedAt, 100), requests: 3, maxLagMs: 50, concurrency: 1 };
+  t.deepEqual(openStep(schedule, { now: clock.now(), next: 0, inFlight: 0 }), { kind: 'send', index: 0, dueAt: startedAt });
+  t.deepEqual(openStep(schedule, { now: clock.now(), next: 1, inFlight: 1 }), { kind: 'wait', until: startedAt + 10 });
   clock.advance(9.999);
-  t.deepEqual(openStep(schedule, { now: clock.now(), next: 1, inFlight: 0 }), { kind: 'wait', until: schedule.startedAt + 10 }, 'not a moment early');
-  clock.set(schedule.startedAt + 10);
-  t.deepEqual(openStep(schedule, { now: clock.now(), next: 1, inFlight: 0 }), { kind: 'send', index: 1, dueAt: schedule.startedAt + 10 });
+  t.deepEqual(openStep(schedule, { now: clock.now(), next: 1, inFlight: 0 }), { kind: 'wait', until: startedAt + 10 }, 'not a moment early');
+  clock.set(startedAt + 10);
+  t.deepEqual(openStep(schedule, { now: clock.now(), next: 1, inFlight: 0 }), { kind: 'send', index: 1, dueAt: startedAt + 10 });
   t.deepEqual(openStep(schedule, { now: clock.now(), next: 3, inFlight: 1 }), { kind: 'done' });
 });
 
 test('a due request waits for a busy connection while it is at most maxLagMs late, and is dropped after', (t) => {
   const clock = new ManualClock();
-  const schedule: OpenSchedule = { startedAt: clock.now(), rate: 100, requests: 10, maxLagMs: 50, concurrency: 2 };
-  const due = schedule.startedAt + 30;
+  const startedAt = clock.now();
+  const schedule: OpenSchedule = { due: constantRate(startedAt, 100), requests: 10, maxLagMs: 50, concurrency: 2 };
+  const due = startedAt + 30;
   clock.set(due + 50);
   t.deepEqual(openStep(schedule, { now: clock.now(), next: 3, inFlight: 2 }), { kind: 'busy' }, 'exactly maxLagMs late: still waits');
   t.deepEqual(openStep(schedule, { now: clock.now(), next: 3, inFlight: 1 }), { kind: 'send', index: 3, dueAt: due }, 'and is sent once a connection is free');

@@ -13,6 +13,9 @@ test('route groups: counting, reads, writes; /health is never limited', (t) => {
   t.is(routeGroup('GET', '/stats'), 'read');
   t.is(routeGroup('GET', '/test/jobs'), 'read');
   t.is(routeGroup('POST', '/test/10'), 'write');
+  t.is(routeGroup('POST', '/test'), 'write', 'a staged run is a write like any load test');
+  t.is(routeGroup('POST', '/test/search'), 'write');
+  t.is(routeGroup('GET', '/test/jobs/x.csv'), 'read');
   t.is(routeGroup('DELETE', '/stats'), 'write');
   t.is(routeGroup('DELETE', '/test/jobs/x'), 'write');
   t.is(routeGroup('GET', '/health'), undefined);
@@ -28,6 +31,8 @@ test('route groups cannot be escaped by another spelling of the path', (t) => {
   t.is(routeGroup('GET', '/events'), 'read');
   t.is(routeGroup('GET', '/events.csv'), 'read');
   t.is(routeGroup('GET', '/statsx'), undefined);
+  t.is(routeGroup('POST', '/test/'), 'write');
+  t.is(routeGroup('POST', '/testing'), undefined);
 });
 
 test('load tests get the write limit: 429 with Retry-After and RateLimit-* headers past it', async (t) => {

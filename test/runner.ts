@@ -6,7 +6,9 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { systemClock } from '../src/clock.js';
-import { runLoad, type LoadPlan } from '../src/loadgen/runner.js';
+import { mergeRuns } from '../src/loadgen/merge.js';
+import { runLoad, type LoadPlan, type RunControl } from '../src/loadgen/runner.js';
+import { resolveStage } from '../src/loadgen/stages.js';
 import { ManualClock } from './helpers/clock.js';
 
 /** Request number `index` (0-based, in arrival order) is answered whenever `handle` ends `res`. */
@@ -23,18 +25,25 @@ async function target(t: ExecutionContext, handle: Handler): Promise<{ url: stri
 
 const answerAtOnce: Handler = (_index, res) => res.end('{}');
 
-const plan = (overrides: Partial<LoadPlan>): LoadPlan => ({
-  requests: 100, concurrency: 10, rate: null, distribution: 'uniform', paths: 10, zipfExponent: 1, seed: 1,
+/** One stage of `requests`, closed or (with `rate`) open, as POST /test/{n} makes it. */
+const plan = ({ requests = 100, concurrency = 10, rate, ...overrides }: Partial<LoadPlan> & { requests?: number; concurrency?: number; rate?: number }): LoadPlan => ({
+  stages: [resolveStage({ requests, concurrency, rate }, concurrency)],
+  distribution: 'uniform', paths: 10, zipfExponent: 1, seed: 1, threads: 1,
   target: 'http://127.0.0.1:1', batchSize: 20, requestTimeoutMs: 5000, maxLagMs: 1000, progressIntervalMs: 100, loadgenSecret: 'test',
   ...overrides,
 });
+
+/** Runs the plan on one thread, and reports on it as a job does. */
+async function run(loadPlan: LoadPlan, control: RunControl) {
+  return mergeRuns(loadPlan, [await runLoad(loadPlan, control)]).report;
+}
 
 // HDR histograms keep 3 significant digits: a latency reads back within 0.1% of what was recorded.
 const near = (actual: number, expected: number) => Math.abs(actual - expected) <= Math.max(0.001, expected / 1000);
 
 test('closed model: every request is sent once and reported', async (t) => {
   const server = await target(t, answerAtOnce);
-  const report = await runLoad(plan({ requests: 250, target: server.url }), { clock: systemClock });
+  const report = await run(plan({ requests: 250, target: server.url }), { clock: systemClock });
   t.like(report, { requested: 250, completed: 250, succeeded: 250, failed: 0, dropped: 0, cancelled: false });
   t.deepEqual(report.statusCodes, { '200': 250 });
   t.is(server.served(), 250);
@@ -60,7 +69,7 @@ test('closed model: never more than `concurrency` requests in flight', async (t)
       });
     }
   });
-  const report = await runLoad(plan({ requests, concurrency, target: server.url }), { clock: systemClock });
+  const report = await run(plan({ requests, concurrency, target: server.url }), { clock: systemClock });
   t.is(report.succeeded, requests);
   t.is(peak, concurrency);
 });
@@ -76,8 +85,9 @@ test('open model: a stall shows in the latencies, measured from each request\'s 
     if (index === 0) clock.advance(1000);
     res.end('{}');
   });
-  const report = await runLoad(plan({ requests: 101, rate: 100, concurrency: 10, maxLagMs: 10_000, target: server.url }), { clock });
-  t.like(report, { succeeded: 101, dropped: 0, durationMs: 1000 });
+  const report = await run(plan({ requests: 101, rate: 100, concurrency: 10, maxLagMs: 10_000, target: server.url }), { clock });
+  // 101 requests at 100/s are scheduled over 1.01 s (the last one's slot included).
+  t.like(report, { succeeded: 101, dropped: 0, durationMs: 1010, requestsPerSecond: 100 });
   t.deepEqual(report.perSecond, [0, 101], 'every response arrived when the stall ended, 1 s in');
   const { min, p50, p90, mean, max } = report.latencyMs;
   t.true(near(max, 1000), `max ${max}`);
@@ -96,7 +106,7 @@ test('open model: requests that cannot be sent within maxLagMs are dropped, not 
     clock.advance(100);
     res.end('{}');
   });
-  const report = await runLoad(plan({ requests: 100, rate: 100, concurrency: 1, maxLagMs: 50, target: server.url }), { clock });
+  const report = await run(plan({ requests: 100, rate: 100, concurrency: 1, maxLagMs: 50, target: server.url }), { clock });
   t.like(report, { completed: 11, succeeded: 11, dropped: 89, durationMs: 1100 });
   t.is(server.served(), 11);
   // Latency from the due time: 100 ms for the first, 50 ms late + 100 ms for every other.
@@ -119,7 +129,7 @@ test('stopping sends nothing more and lets in-flight requests settle into the re
       res.end('{}');
     }
   });
-  const report = await runLoad(plan({ requests: 100_000, concurrency, progressIntervalMs: 50, target: server.url }), {
+  const report = await run(plan({ requests: 100_000, concurrency, progressIntervalMs: 50, target: server.url }), {
     clock: systemClock,
     stop: stop.signal,
     onProgress: (p) => {
@@ -142,7 +152,7 @@ test('stopping sends nothing more and lets in-flight requests settle into the re
 
 test('errors are counted by code', async (t) => {
   // Port 1 on loopback: nothing listens there, so every connection is refused.
-  const report = await runLoad(plan({ requests: 20, target: 'http://127.0.0.1:1' }), { clock: systemClock });
+  const report = await run(plan({ requests: 20, target: 'http://127.0.0.1:1' }), { clock: systemClock });
   t.deepEqual(report.errors, { ECONNREFUSED: 20 });
   t.like(report, { completed: 20, succeeded: 0, failed: 20, non2xx: 0 });
 });
@@ -151,6 +161,6 @@ test('a request slower than the timeout is an ETIMEDOUT error', async (t) => {
   // The server never answers: only the client's 100 ms timeout can end these requests (it counts
   // from the start, connecting included, so it ends them whether or not they reached the server).
   const server = await target(t, () => {});
-  const report = await runLoad(plan({ requests: 3, concurrency: 3, requestTimeoutMs: 100, target: server.url }), { clock: systemClock });
+  const report = await run(plan({ requests: 3, concurrency: 3, requestTimeoutMs: 100, target: server.url }), { clock: systemClock });
   t.deepEqual(report.errors, { ETIMEDOUT: 3 });
 });

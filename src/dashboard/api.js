@@ -50,18 +50,21 @@ async function toError(response) {
 }
 
 /**
- * Calls the API and resolves with { body, headers }. A 401 asks for the admin token and tries
- * again with it; outages (no answer, 5xx) are reported under `source` for the banner.
+ * Calls the API and resolves with { body, headers }; `body`, when given, is sent as JSON. A 401
+ * asks for the admin token and tries again with it; outages (no answer, 5xx) are reported under
+ * `source` for the banner.
  */
-export async function api(path, { method = 'GET', source = 'api', signal } = {}) {
+export async function api(path, { method = 'GET', source = 'api', signal, body } = {}) {
   let prompts = 0;
+  const json = body === undefined ? undefined : JSON.stringify(body);
   for (;;) {
     const token = adminToken.get();
     const headers = { Accept: 'application/json' };
     if (token) headers.Authorization = `Bearer ${token}`;
+    if (json !== undefined) headers['Content-Type'] = 'application/json';
     let response;
     try {
-      response = await fetch(path, { method, headers, signal, cache: 'no-store' });
+      response = await fetch(path, { method, headers, signal, cache: 'no-store', body: json });
     } catch (error) {
       if (error.name === 'AbortError') throw error;
       const failure = new ApiError(0, 'The server cannot be reached.');
@@ -70,8 +73,7 @@ export async function api(path, { method = 'GET', source = 'api', signal } = {})
     }
     if (response.ok) {
       reportHealth(source, null);
-      const body = response.status === 204 ? null : await response.json();
-      return { body, headers: response.headers, status: response.status };
+      return { body: response.status === 204 ? null : await response.json(), headers: response.headers, status: response.status };
     }
     const error = await toError(response);
     reportHealth(source, error.outage ? error : null);

@@ -1,6 +1,6 @@
 // uPlot charts in the dashboard's colours. They follow their box's width and the light or dark
 // theme (colours come from the CSS custom properties, so style.css stays the one source of them).
-import { compact, count, ms } from './format.js';
+import { compact, count, ms, seconds } from './format.js';
 
 const uPlot = window.uPlot;
 const charts = new Set();
@@ -12,6 +12,7 @@ function palette() {
     line: read('--chart-line'),
     fill: read('--chart-fill'),
     bar: read('--chart-bar'),
+    target: read('--chart-target'),
     grid: read('--chart-grid'),
     axis: read('--text-muted'),
     text: read('--text'),
@@ -146,4 +147,26 @@ export function latencyChart(el, latencyMs) {
       chart.setData([xs, values()]);
     },
   };
+}
+
+/**
+ * A run's rates over its elapsed seconds: the target (the ramp; a gap in closed stages, which have
+ * none) dashed, and what was achieved. data is [seconds[], target[], achieved[]].
+ */
+export function rampChart(el, data) {
+  return managedChart(el, 180, (p) => ({
+    padding: [12, 12, 0, 4],
+    legend: { show: false },
+    cursor: { show: false },
+    scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(5, Math.ceil((max ?? 0) * 1.15))] } },
+    axes: [
+      axis(p, { size: 30, space: 60, values: (_u, splits) => splits.map(seconds) }),
+      axis(p, { size: 48, values: (_u, splits) => splits.map(compact) }),
+    ],
+    series: [
+      {},
+      { stroke: p.target, width: 2, dash: [6, 4], points: { show: false } },
+      { stroke: p.line, width: 2, fill: p.fill, points: { show: false } },
+    ],
+  }), data);
 }

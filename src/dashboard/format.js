@@ -16,6 +16,9 @@ export function ms(value) {
   return fine.format(value);
 }
 
+/** Seconds on an axis: "12 s", "2.5 s". */
+export const seconds = (value) => `${decimal.format(value)} s`;
+
 export function duration(milliseconds) {
   if (milliseconds < 1000) return `${integer.format(milliseconds)} ms`;
   if (milliseconds < 60_000) return `${decimal.format(milliseconds / 1000)} s`;

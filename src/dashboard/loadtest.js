@@ -1,32 +1,18 @@
-// The load-test panel: starts an async job (POST /test/<n>?async=1), follows it through
-// GET /test/jobs/<id> (progress, rps, p99), then shows its report.
+// The load-test panel: tabs to start a run of n requests (POST /test/<n>), a run in stages
+// (POST /test), or a breaking-point search (POST /test/search), all async, and to compare two
+// finished runs. One job at a time is followed through GET /test/jobs/<id> and shown by
+// run-view.js or search.js, whoever started it (this page, the CLI, another replica).
 import { api } from './api.js';
-import { latencyChart } from './charts.js';
-import { count, duration, ms } from './format.js';
+import { compareRuns } from './compare.js';
+import { $, setText } from './dom.js';
+import { runView } from './run-view.js';
+import { readSearchForm, searchView } from './search.js';
+import { stageEditor } from './stage-editor.js';
 
 const POLL_MS = 500;
 const FINISHED = new Set(['done', 'failed', 'cancelled']);
 const STATUS_WORDS = { queued: 'Queued', running: 'Running', done: 'Done', failed: 'Failed', cancelled: 'Cancelled' };
-
-const $ = (id) => document.getElementById(id);
-
-function chips(el, entries, kind) {
-  if (entries.length === 0) {
-    const none = document.createElement('span');
-    none.className = 'muted';
-    none.textContent = 'none';
-    el.replaceChildren(none);
-    return;
-  }
-  el.replaceChildren(...entries.map(([name, n]) => {
-    const chip = document.createElement('span');
-    chip.className = `chip chip--${kind(name)}`;
-    const label = document.createElement('b');
-    label.textContent = name;
-    chip.append(label, ` × ${count(n)}`);
-    return chip;
-  }));
-}
+const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
 /** Why a start was refused: the API's own words (400, 403, 429) say what to change. */
 function refusal(error) {
@@ -34,11 +20,48 @@ function refusal(error) {
   return `Not started: ${error.message}`;
 }
 
+function jobTitle(job) {
+  const when = `started ${timeOfDay.format(new Date(job.startedAt ?? job.createdAt))}`;
+  if (job.kind === 'search') return `Breaking-point search, ${when}`;
+  const measured = job.plan.stages.filter((stage) => !stage.warmup).length;
+  const warmup = job.plan.stages.length > measured ? ' and a warm-up' : '';
+  return `Run of ${measured} ${measured === 1 ? 'stage' : 'stages'}${warmup}, ${when}`;
+}
+
+/** Tabs as the ARIA pattern has them: arrows, Home and End move between them; one is in the tab order. */
+function tabs(onSelect) {
+  const list = $('load-tabs');
+  const all = [...list.querySelectorAll('[role="tab"]')];
+  const select = (tab, focus) => {
+    for (const other of all) {
+      const selected = other === tab;
+      other.setAttribute('aria-selected', String(selected));
+      other.tabIndex = selected ? 0 : -1;
+      $(other.getAttribute('aria-controls')).hidden = !selected;
+    }
+    if (focus) tab.focus();
+    onSelect(tab.id.replace(/^tab-/, ''));
+  };
+  list.addEventListener('click', (event) => {
+    const tab = event.target.closest('[role="tab"]');
+    if (tab) select(tab, false);
+  });
+  list.addEventListener('keydown', (event) => {
+    const i = all.indexOf(document.activeElement);
+    const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: all.length - 1 }[event.key];
+    if (i < 0 || next === undefined) return;
+    event.preventDefault();
+    select(all[(next + all.length) % all.length], true);
+  });
+}
+
 export function startLoadTest({ onFinished }) {
-  const form = $('load-form');
+  const runs = runView();
+  const searches = searchView();
+  const comparison = compareRuns();
+  const stages = stageEditor({ rows: $('stages-rows'), add: $('stages-add') });
   let jobId = null;
   let poll;
-  let chart = null;
 
   const showError = (message) => {
     $('load-error').hidden = !message;
@@ -48,63 +71,37 @@ export function startLoadTest({ onFinished }) {
   const setStatus = (status) => {
     const chip = $('load-status');
     chip.hidden = !status;
-    chip.textContent = STATUS_WORDS[status] ?? status;
+    setText(chip, STATUS_WORDS[status] ?? status);
     chip.className = `chip chip--${status}`;
   };
 
   /** idle, starting (waiting for the API's answer, or for the token), or running (a job to cancel). */
   const setPhase = (phase) => {
-    $('load-start').disabled = phase !== 'idle';
-    $('load-start').textContent = { idle: 'Start load test', starting: 'Starting…', running: 'Running…' }[phase];
-    $('load-cancel').hidden = phase !== 'running';
+    for (const button of $('load-tabs').parentElement.querySelectorAll('[data-start]')) {
+      button.disabled = phase !== 'idle';
+      button.textContent = { idle: button.dataset.start, starting: 'Starting…', running: 'Running…' }[phase];
+    }
+    for (const button of $('load-tabs').parentElement.querySelectorAll('[data-cancel]')) button.hidden = phase !== 'running';
   };
 
-  function showProgress(job) {
-    const requested = job.plan.requests;
-    const progress = job.report ?? job.progress;
-    const done = progress ? progress.completed + progress.dropped : 0;
-    const fraction = job.status === 'done' ? 1 : Math.min(1, done / requested);
-    const percent = Math.round(fraction * 100);
-    $('load-progress').hidden = false;
-    $('load-bar-fill').style.width = `${fraction * 100}%`;
-    $('load-bar').setAttribute('aria-valuenow', String(percent));
-    $('load-bar').dataset.progress = String(percent);
-    $('load-count').textContent = `${count(done)} / ${count(requested)}`;
-    $('load-rps').textContent = count(progress?.requestsPerSecond ?? 0);
-    $('load-p99').textContent = ms(job.report?.latencyMs.p99 ?? progress?.p99 ?? 0);
-    $('load-elapsed').textContent = duration(job.report?.durationMs ?? progress?.elapsedMs ?? 0);
-  }
-
-  function showReport(report) {
-    const el = $('load-report');
-    el.hidden = false;
-    $('r-succeeded').textContent = count(report.succeeded);
-    $('r-failed').textContent = count(report.failed);
-    $('r-failed').classList.toggle('is-bad', report.failed > 0);
-    $('r-rps').textContent = count(report.requestsPerSecond);
-    $('r-duration').textContent = duration(report.durationMs);
-    chips($('r-codes'), Object.entries(report.statusCodes), (code) => (code.startsWith('2') ? 'ok' : 'bad'));
-    chips($('r-errors'), Object.entries(report.errors), () => 'bad');
-    const cells = ['min', 'p50', 'p90', 'p99', 'p99_9', 'max'].map((key) => {
-      const td = document.createElement('td');
-      td.textContent = ms(report.latencyMs[key]);
-      return td;
-    });
-    $('r-latency').tBodies[0].rows[0].replaceChildren(...cells);
-    const model = report.model === 'open' ? `open model at ${count(report.rate)} req/s` : `closed model, ${count(report.concurrency)} in flight`;
-    const dropped = report.dropped ? ` · ${count(report.dropped)} dropped` : '';
-    const { mean, stddev } = report.latencyMs;
-    $('r-foot').textContent = `mean ${ms(mean)} ms, σ ${ms(stddev)} ms · ${count(report.requested)} requests · ${model} · ${report.distribution} over ${count(report.paths)} paths · seed ${report.seed}${dropped}`;
-    // Drawn once the report is visible, so the chart takes the box's real width.
-    if (chart) chart.update(report.latencyMs);
-    else chart = latencyChart($('r-latency-chart'), report.latencyMs);
-    el.dataset.state = 'shown';
-  }
+  tabs((name) => {
+    // The job shown belongs with the forms that start jobs; Compare has results of its own.
+    $('load-job').hidden = name === 'compare';
+    showError(null);
+    if (name === 'compare') void comparison.refresh();
+  });
 
   function show(job) {
     setStatus(job.status);
-    showProgress(job);
-    if (job.report) showReport(job.report);
+    $('job-title').hidden = false;
+    $('job-title').textContent = jobTitle(job);
+    if (job.kind === 'search') {
+      runs.hide();
+      searches.show(job);
+    } else {
+      searches.hide();
+      runs.show(job);
+    }
     if (job.status === 'failed' && job.error) showError(`The load test failed: ${job.error}`);
   }
 
@@ -124,15 +121,32 @@ export function startLoadTest({ onFinished }) {
     if (FINISHED.has(job.status)) {
       setPhase('idle');
       onFinished();
+      void comparison.refresh();
       return;
     }
     poll = setTimeout(() => follow(id), POLL_MS);
   }
 
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  /** POSTs `path` (with `body` as JSON, if any) and follows the job it answers with. */
+  async function start(path, body) {
     showError(null);
-    const data = new FormData(form);
+    setPhase('starting');
+    try {
+      const { body: job } = await api(path, { method: 'POST', source: 'jobs', body });
+      setPhase('running');
+      runs.reset();
+      searches.reset();
+      show(job);
+      void follow(job.id);
+    } catch (error) {
+      setPhase('idle');
+      if (!error.outage) showError(refusal(error));
+    }
+  }
+
+  $('load-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const data = new FormData(event.target);
     const n = String(data.get('n')).trim();
     if (!/^\d+$/.test(n) || Number(n) < 1) return showError('Requests must be a whole number of at least 1.');
     const params = new URLSearchParams({ async: '1', distribution: String(data.get('distribution')) });
@@ -140,29 +154,35 @@ export function startLoadTest({ onFinished }) {
       const value = String(data.get(name)).trim();
       if (value) params.set(name, value);
     }
-    setPhase('starting');
-    try {
-      const { body: job } = await api(`/test/${n}?${params}`, { method: 'POST', source: 'jobs' });
-      setPhase('running');
-      $('load-report').hidden = true;
-      show(job);
-      void follow(job.id);
-    } catch (error) {
-      setPhase('idle');
-      if (!error.outage) showError(refusal(error));
-    }
+    void start(`/test/${n}?${params}`);
   });
 
-  $('load-cancel').addEventListener('click', async () => {
-    if (!jobId) return;
-    try {
-      await api(`/test/jobs/${jobId}`, { method: 'DELETE', source: 'jobs' });
-    } catch (error) {
-      if (!error.outage && error.status !== 409) showError(error.message);
-    }
+  $('stages-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const { stages: list, error } = stages.read();
+    if (error) return showError(error);
+    void start('/test?async=1', { stages: list, distribution: String(new FormData(event.target).get('distribution')) });
   });
 
-  // A page opened during or after a run (from here, the CLI, or another replica) shows the latest.
+  $('search-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const { body, error } = readSearchForm(event.target);
+    if (error) return showError(error);
+    void start('/test/search?async=1', body);
+  });
+
+  for (const button of $('load-tabs').parentElement.querySelectorAll('[data-cancel]')) {
+    button.addEventListener('click', async () => {
+      if (!jobId) return;
+      try {
+        await api(`/test/jobs/${jobId}`, { method: 'DELETE', source: 'jobs' });
+      } catch (error) {
+        if (!error.outage && error.status !== 409) showError(error.message);
+      }
+    });
+  }
+
+  // A page opened during or after a job (from here, the CLI, or another replica) shows the latest.
   api('/test/jobs?limit=1', { source: 'jobs' }).then(({ body: [latest] }) => {
     if (!latest || jobId) return;
     if (FINISHED.has(latest.status)) show(latest);

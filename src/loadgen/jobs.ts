@@ -11,8 +11,9 @@ import type { GlobalKeys } from '../redis/keys.js';
 import type { Scripts } from '../redis/scripts.js';
 import { unavailable } from '../redis/unavailable.js';
 import { vocabulary } from './paths.js';
-import { emptyReport, type LoadPlan } from './runner.js';
-import type { LoadReport, Progress } from './report.js';
+import { emptyRun, mergeRuns, type LoadReport, type RunResult } from './merge.js';
+import type { LoadPlan, Progress } from './runner.js';
+import { runSearch, type SearchProgress, type SearchReport, type SearchSpec } from './search.js';
 import type { Execution, ExecuteLoad } from './thread.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'done', 'failed', 'cancelled'] as const;
@@ -22,21 +23,31 @@ const FINISHED: ReadonlySet<JobStatus> = new Set(['done', 'failed', 'cancelled']
 export interface CountCheck {
   /** How much the hits of the run's vocabulary grew in Redis between start and finish. */
   hits: number;
+  /** Requests answered with a 2xx, the warm-up's included: what `hits` must equal. */
+  succeeded: number;
   equalsSucceeded: boolean;
   note: string;
 }
 
 export type JobReport = LoadReport & { counted: CountCheck };
+export type SearchJobReport = SearchReport & { counted: CountCheck };
 
-export interface Job {
+export type ShownPlan = Omit<LoadPlan, 'batchSize' | 'progressIntervalMs' | 'loadgenSecret'>;
+
+/** A job; `Job<JobReport>` is a run's, whose report has its figures. */
+export interface Job<Report extends JobReport | SearchJobReport = JobReport | SearchJobReport> {
   id: string;
+  /** A run of stages, or a search for the highest rate that meets an objective (search.ts). */
+  kind: 'run' | 'search';
   status: JobStatus;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
-  plan: Omit<LoadPlan, 'batchSize' | 'progressIntervalMs' | 'loadgenSecret'>;
-  progress: Progress | null;
-  report: JobReport | null;
+  /** A run's plan; a search's plan of one step (its stages, without the rate it searches). */
+  plan: ShownPlan;
+  search: SearchSpec | null;
+  progress: (Progress & { search?: SearchProgress }) | null;
+  report: Report | null;
   error: string | null;
 }
 
@@ -58,7 +69,7 @@ export interface JobManagerDeps {
 }
 
 interface LocalJob {
-  execution?: Execution;
+  execution?: Execution<unknown>;
   stopRequested: boolean;
   done: Promise<Job>;
 }
@@ -66,12 +77,19 @@ interface LocalJob {
 export function countCheck(hits: number, succeeded: number, paths: number): CountCheck {
   return {
     hits,
+    succeeded,
     equalsSucceeded: hits === succeeded,
     note:
-      `counted is how much the hits of this run's ${paths} vocabulary paths grew in Redis between its start and finish. ` +
-      'It equals succeeded only when nothing else hit those paths meanwhile, and the target counts into this Redis.',
+      `counted is how much the hits of this run's ${paths} vocabulary paths grew in Redis between its start and finish; ` +
+      'succeeded here includes the warm-up\'s 2xx answers, which count in Redis like any other. ' +
+      'They are equal only when nothing else hit those paths meanwhile, and the target counts into this Redis.',
   };
 }
+
+/** 2xx answers of a run, its warm-up's included: what its hits in Redis must equal. */
+export const succeededWithWarmup = (report: LoadReport) => report.succeeded + (report.warmup?.succeeded ?? 0);
+
+type Outcome = { report: JobReport | SearchJobReport; cancelled: boolean; series?: RunResult['series']; histogramLog?: string };
 
 export class JobManager {
   readonly #local = new Map<string, LocalJob>();
@@ -88,7 +106,7 @@ export class JobManager {
    * Starts a job, or throws TooManyRequestsError when maxRunningJobs are already running.
    * Resolves once the job is recorded; `done` resolves with the finished job.
    */
-  async start(plan: LoadPlan): Promise<{ job: Job; done: Promise<Job> }> {
+  async start(plan: LoadPlan, search: SearchSpec | null = null): Promise<{ job: Job; done: Promise<Job> }> {
     const { redis, keys, scripts, clock, settings } = this.deps;
     const id = randomUUID();
     const now = clock.now();
@@ -97,7 +115,7 @@ export class JobManager {
       throw new TooManyRequestsError(`${settings.maxRunningJobs} load test(s) already running, the most allowed at once; try again later`, 5);
     }
     const { batchSize: _batch, progressIntervalMs: _interval, loadgenSecret: _secret, ...shown } = plan;
-    const job: Job = { id, status: 'queued', createdAt: new Date(now).toISOString(), startedAt: null, finishedAt: null, plan: shown, progress: null, report: null, error: null };
+    const job: Job = { id, kind: search ? 'search' : 'run', status: 'queued', createdAt: new Date(now).toISOString(), startedAt: null, finishedAt: null, plan: shown, search, progress: null, report: null, error: null };
     try {
       await this.#save(job);
     } catch (error) {
@@ -105,37 +123,42 @@ export class JobManager {
       throw error;
     }
     const local: LocalJob = { stopRequested: false, done: Promise.resolve(job) };
-    local.done = this.#run(job, plan, local);
+    local.done = this.#run(job, plan, search, local);
     this.#local.set(id, local);
     return { job: structuredClone(job), done: local.done };
   }
 
-  async #run(job: Job, plan: LoadPlan, local: LocalJob): Promise<Job> {
+  async #run(job: Job, plan: LoadPlan, search: SearchSpec | null, local: LocalJob): Promise<Job> {
     const { store, clock, execute, logger, redis, keys } = this.deps;
     try {
       const before = await store.sumOf(vocabulary(plan.paths));
       if (local.stopRequested) {
         job.status = 'cancelled';
-        job.report = { ...emptyReport(plan, clock.now()), counted: countCheck(0, 0, plan.paths) };
+        if (!search) job.report = { ...mergeRuns(plan, [emptyRun(plan, clock.now())]).report, counted: countCheck(0, 0, plan.paths) };
         return job;
       }
       job.status = 'running';
       job.startedAt = new Date(clock.now()).toISOString();
       await this.#save(job);
       let writes = Promise.resolve();
-      const execution = execute(plan, (progress) => {
+      const onProgress = (progress: Job['progress'] & object) => {
         job.progress = progress;
         // One write at a time, in order; a slow Redis makes progress coarser, never reordered.
         writes = writes.then(() => this.#tick(job, execution)).catch((error) => logger.warn({ err: error, job: job.id }, 'could not record load-test progress'));
-      });
+      };
+      const execution: Execution<Outcome> = search
+        ? mapExecution(runSearch(plan, search, execute, onProgress), (report) => ({ report: { ...report, counted: countCheck(0, report.succeeded, plan.paths) }, cancelled: report.cancelled }))
+        : mapExecution(execute(plan, onProgress), ({ report, series, histogramLog }) => ({ report: { ...report, counted: countCheck(0, succeededWithWarmup(report), plan.paths) }, cancelled: report.cancelled, series, histogramLog }));
       local.execution = execution;
       if (local.stopRequested) execution.stop();
-      const report = await execution.report;
+      const outcome = await execution.result;
       await writes;
       const after = await store.sumOf(vocabulary(plan.paths));
-      job.report = { ...report, counted: countCheck(after - before, report.succeeded, plan.paths) };
-      job.progress = { completed: report.completed, succeeded: report.succeeded, failed: report.failed, dropped: report.dropped, elapsedMs: report.durationMs, requestsPerSecond: report.requestsPerSecond, p99: report.latencyMs.p99 };
-      job.status = report.cancelled ? 'cancelled' : 'done';
+      outcome.report.counted = countCheck(after - before, outcome.report.counted.succeeded, plan.paths);
+      job.report = outcome.report;
+      if ('stages' in outcome.report) job.progress = finalProgress(outcome.report);
+      if (outcome.series) await this.#saveSeries(job.id, outcome.series, outcome.histogramLog ?? '');
+      job.status = outcome.cancelled ? 'cancelled' : 'done';
     } catch (error) {
       logger.error({ err: error, job: job.id }, 'load test failed');
       job.status = 'failed';
@@ -150,7 +173,7 @@ export class JobManager {
   }
 
   /** Saves progress, renews the lease, and picks up a cancel asked for on another replica. */
-  async #tick(job: Job, execution: Execution): Promise<void> {
+  async #tick(job: Job, execution: Execution<unknown>): Promise<void> {
     const { redis, keys, clock } = this.deps;
     const now = clock.now();
     const results = await redis
@@ -160,6 +183,26 @@ export class JobManager {
       .exists(keys.jobCancel(job.id))
       .exec();
     if (results?.[2]?.[1] === 1) execution.stop();
+  }
+
+  /** A run's per-second series and HdrHistogram log, kept beside the job as long as it is. */
+  async #saveSeries(id: string, series: RunResult['series'], histogramLog: string): Promise<void> {
+    const { redis, keys } = this.deps;
+    await redis.multi()
+      .set(keys.jobSeries(id), JSON.stringify(series), 'PX', this.#ttlMs)
+      .set(keys.jobHistogram(id), histogramLog, 'PX', this.#ttlMs)
+      .exec()
+      .catch(unavailable);
+  }
+
+  /** A run's per-second series, or undefined when the job has none (a search, or it expired). */
+  async series(id: string): Promise<RunResult['series'] | undefined> {
+    const json = await this.deps.redis.get(this.deps.keys.jobSeries(id)).catch(unavailable);
+    return json === null ? undefined : (JSON.parse(json) as RunResult['series']);
+  }
+
+  async histogramLog(id: string): Promise<string | undefined> {
+    return (await this.deps.redis.get(this.deps.keys.jobHistogram(id)).catch(unavailable)) ?? undefined;
   }
 
   async #save(job: Job): Promise<void> {
@@ -216,4 +259,25 @@ export class JobManager {
       return local.done;
     }));
   }
+}
+
+/** A finished run's progress: everything it sent, the warm-up's included, as progress counts it. */
+function finalProgress(report: LoadReport): Progress {
+  const warmup = report.warmup ?? { completed: 0, succeeded: 0, failed: 0, dropped: 0 };
+  return {
+    completed: report.completed + warmup.completed,
+    succeeded: report.succeeded + warmup.succeeded,
+    failed: report.failed + warmup.failed,
+    dropped: report.dropped + warmup.dropped,
+    elapsedMs: Date.parse(report.finishedAt) - Date.parse(report.startedAt),
+    requestsPerSecond: report.requestsPerSecond,
+    p99: report.latencyMs.p99,
+    stage: Math.max(0, report.stages.length - 1),
+    warmup: false,
+    targetRate: null,
+  };
+}
+
+function mapExecution<A, B>(execution: Execution<A>, map: (result: A) => B): Execution<B> {
+  return { stop: () => execution.stop(), result: execution.result.then(map) };
 }

@@ -1,7 +1,8 @@
-// Accumulates the outcome of every load-test request in constant memory (HDR histogram,
-// counters, one counter per elapsed second) and turns it into the report, with the figures
-// autocannon reports.
-import { build, type Histogram } from 'hdr-histogram-js';
+// What a load-test thread records, in constant memory whatever the number of requests: tallies
+// (counters and an HDR histogram) per stage and for the measured part, and one small tally per
+// second. A thread hands them over encoded (RawRun), so the threads of a run merge exactly:
+// histograms are added, counters summed (merge.ts).
+import { build, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
 
 export interface LatencySummary {
   min: number;
@@ -14,49 +15,8 @@ export interface LatencySummary {
   max: number;
 }
 
-export interface RunDescription {
-  model: 'closed' | 'open';
-  /** Target requests per second in the open model; null in the closed model. */
-  rate: number | null;
-  concurrency: number;
-  distribution: string;
-  paths: number;
-  seed: number;
-  target: string;
-}
-
-export interface Progress {
-  completed: number;
-  succeeded: number;
-  failed: number;
-  dropped: number;
-  elapsedMs: number;
-  requestsPerSecond: number;
-  p99: number;
-}
-
-export interface LoadReport extends RunDescription {
-  requested: number;
-  completed: number;
-  succeeded: number;
-  failed: number;
-  non2xx: number;
-  dropped: number;
-  cancelled: boolean;
-  startedAt: string;
-  finishedAt: string;
-  durationMs: number;
-  requestsPerSecond: number;
-  /** Requests completed in each second of the run; the last entry may cover a partial second. */
-  perSecond: number[];
-  latencyMs: LatencySummary;
-  statusCodes: Record<string, number>;
-  errors: Record<string, number>;
-  distinctPaths: number;
-}
-
 const round3 = (value: number) => Math.round(value * 1000) / 1000;
-const usToMs = (us: number) => round3(us / 1000);
+export const usToMs = (us: number) => round3(us / 1000);
 
 /** Latency figures in milliseconds; all zero when nothing was recorded. */
 export function summarizeLatency(histogram: Histogram): LatencySummary {
@@ -82,82 +42,114 @@ export function newLatencyHistogram(): Histogram {
   return build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
 }
 
-export class LoadRecorder {
+/** A tally as it crosses from a worker thread: plain data, its histogram in HdrHistogram's compressed base64. */
+export interface RawTally {
+  completed: number;
+  succeeded: number;
+  non2xx: number;
+  dropped: number;
+  statusCodes: Record<string, number>;
+  errors: Record<string, number>;
+  /** Latencies in µs, HdrHistogram's compressed base64 encoding. */
+  histogram: string;
+}
+
+/** Outcomes of a set of requests: counters, status codes, error codes and a latency histogram. */
+export class Tally {
   readonly latency = newLatencyHistogram();
   readonly #statusCodes = new Map<number, number>();
   readonly #errors = new Map<string, number>();
-  readonly #perSecond: number[] = [];
-  // Bounded by the vocabulary, never by n.
-  readonly #paths = new Set<number>();
-  #completed = 0;
-  #succeeded = 0;
-  #non2xx = 0;
-  #dropped = 0;
+  completed = 0;
+  succeeded = 0;
+  non2xx = 0;
+  dropped = 0;
 
-  path(index: number): void {
-    this.#paths.add(index);
-  }
-
-  /** A response arrived `elapsedMs` into the run, `latencyMs` after it was due to be sent. */
-  response(status: number, latencyMs: number, elapsedMs: number): void {
-    this.#complete(elapsedMs);
-    if (status >= 200 && status < 300) this.#succeeded++;
-    else this.#non2xx++;
+  /** A response, `latencyMs` after its request was due to be sent. */
+  response(status: number, latencyMs: number): void {
+    this.completed++;
+    if (status >= 200 && status < 300) this.succeeded++;
+    else this.non2xx++;
     this.#statusCodes.set(status, (this.#statusCodes.get(status) ?? 0) + 1);
     this.latency.recordValue(Math.max(1, Math.round(latencyMs * 1000)));
   }
 
-  /** A request ended without a response (timeout, refused, reset …). */
-  error(code: string, elapsedMs: number): void {
-    this.#complete(elapsedMs);
+  /** A request that ended without a response (timeout, refused, reset …). */
+  error(code: string): void {
+    this.completed++;
     this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1);
   }
 
   /** A request of the open model that could not be sent on schedule, and so was never sent. */
   drop(): void {
-    this.#dropped++;
+    this.dropped++;
   }
 
-  #complete(elapsedMs: number): void {
-    this.#completed++;
-    const second = Math.max(0, Math.floor(elapsedMs / 1000));
-    while (this.#perSecond.length <= second) this.#perSecond.push(0);
-    this.#perSecond[second]!++;
-  }
-
-  progress(elapsedMs: number): Progress {
+  raw(): RawTally {
     return {
-      completed: this.#completed,
-      succeeded: this.#succeeded,
-      failed: this.#completed - this.#succeeded,
-      dropped: this.#dropped,
-      elapsedMs: round3(elapsedMs),
-      requestsPerSecond: requestsPerSecond(this.#completed, elapsedMs),
-      p99: this.latency.totalCount === 0 ? 0 : usToMs(this.latency.getValueAtPercentile(99)),
-    };
-  }
-
-  report(run: RunDescription & { requested: number; startedAt: number; finishedAt: number; cancelled: boolean }): LoadReport {
-    const { requested, startedAt, finishedAt, cancelled, ...description } = run;
-    const durationMs = finishedAt - startedAt;
-    return {
-      ...description,
-      requested,
-      completed: this.#completed,
-      succeeded: this.#succeeded,
-      failed: this.#completed - this.#succeeded,
-      non2xx: this.#non2xx,
-      dropped: this.#dropped,
-      cancelled,
-      startedAt: new Date(startedAt).toISOString(),
-      finishedAt: new Date(finishedAt).toISOString(),
-      durationMs: round3(durationMs),
-      requestsPerSecond: requestsPerSecond(this.#completed, durationMs),
-      perSecond: [...this.#perSecond],
-      latencyMs: summarizeLatency(this.latency),
-      statusCodes: Object.fromEntries([...this.#statusCodes].sort(([a], [b]) => a - b).map(([k, v]) => [String(k), v])),
+      completed: this.completed,
+      succeeded: this.succeeded,
+      non2xx: this.non2xx,
+      dropped: this.dropped,
+      statusCodes: Object.fromEntries([...this.#statusCodes].map(([code, count]) => [String(code), count])),
       errors: Object.fromEntries(this.#errors),
-      distinctPaths: this.#paths.size,
+      histogram: encodeIntoCompressedBase64(this.latency),
     };
+  }
+}
+
+export interface RawSecond extends RawTally {
+  /** Seconds since the measured part of the run began: 0 is its first second. */
+  second: number;
+}
+
+/**
+ * One tally per second of the measured part. Only the current second is a live histogram; a
+ * finished second is kept encoded (a few hundred bytes), so memory grows with the run's duration
+ * (bounded by `loadtest.maxDurationMs`), never with its request count.
+ */
+export class Seconds {
+  readonly #done: RawSecond[] = [];
+  #current = new Tally();
+  #second = 0;
+
+  /** The tally of the second `elapsedMs` falls in; earlier seconds are closed, empty ones kept as zeros. */
+  at(elapsedMs: number): Tally {
+    const second = Math.max(0, Math.floor(elapsedMs / 1000));
+    while (second > this.#second) {
+      this.#done.push({ second: this.#second, ...this.#current.raw() });
+      this.#current = new Tally();
+      this.#second++;
+    }
+    return this.#current;
+  }
+
+  /** Every second so far, the current one included (it may be partial). */
+  finish(): RawSecond[] {
+    return [...this.#done, { second: this.#second, ...this.#current.raw() }];
+  }
+}
+
+/** Which vocabulary indices were sent, one bit each: mergeable across threads, bounded by the vocabulary. */
+export class PathSet {
+  readonly bits: Uint8Array;
+
+  constructor(size: number) {
+    this.bits = new Uint8Array(Math.ceil(size / 8));
+  }
+
+  add(index: number): void {
+    this.bits[index >> 3]! |= 1 << (index & 7);
+  }
+
+  /** How many distinct indices are set across all of `sets`. */
+  static countUnion(sets: readonly Uint8Array[]): number {
+    const length = Math.max(0, ...sets.map((s) => s.length));
+    let count = 0;
+    for (let i = 0; i < length; i++) {
+      let byte = 0;
+      for (const set of sets) byte |= set[i] ?? 0;
+      for (; byte; byte &= byte - 1) count++;
+    }
+    return count;
   }
 }

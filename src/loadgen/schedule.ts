@@ -1,13 +1,12 @@
 // The open model's pacing as one pure decision, so that it can be checked on a clock a test moves
-// by hand: request i is due at start + i/rate, is never sent before that, waits for a free
-// connection while it is late by at most maxLagMs, and is dropped once it is later than that.
+// by hand: request i is due at schedule.due(i) (start + i/rate at a constant rate, a ramp's
+// integral otherwise), is never sent before that, waits for a free connection while it is late by
+// at most maxLagMs, and is dropped once it is later than that.
 // The runner (runner.ts) carries the decisions out: it sleeps, awaits a connection, sends, drops.
 
 export interface OpenSchedule {
-  /** When request 0 is due, ms on the run's clock. */
-  startedAt: number;
-  /** Requests per second. */
-  rate: number;
+  /** When request `index` is due, ms on the run's clock (dueAt for a constant rate, stages.ts's rampDueMs for a ramp). */
+  due: (index: number) => number;
   requests: number;
   /** How late a request may still be sent; later than this it is dropped. */
   maxLagMs: number;
@@ -36,13 +35,18 @@ export type OpenStep =
   | { kind: 'drop'; index: number; dueAt: number };
 
 /** When request `index` is due. Multiplied before dividing, so request `rate` is due exactly 1 s in. */
-export function dueAt(schedule: Pick<OpenSchedule, 'startedAt' | 'rate'>, index: number): number {
+export function dueAt(schedule: { startedAt: number; rate: number }, index: number): number {
   return schedule.startedAt + (index * 1000) / schedule.rate;
+}
+
+/** The due times of a constant rate from `startedAt`. */
+export function constantRate(startedAt: number, rate: number): (index: number) => number {
+  return (index) => dueAt({ startedAt, rate }, index);
 }
 
 export function openStep(schedule: OpenSchedule, { now, next, inFlight }: OpenState): OpenStep {
   if (next >= schedule.requests) return { kind: 'done' };
-  const due = dueAt(schedule, next);
+  const due = schedule.due(next);
   if (due > now) return { kind: 'wait', until: due };
   // Lateness is checked before the connections: a request already too late is dropped at once,
   // busy or not, since waiting for a connection could only make it later.

@@ -1,18 +1,23 @@
-// Runs a load test in a worker_threads worker and relays its progress and report.
+// Runs a load test on worker_threads workers, one per share of the run (stages.ts threadShare),
+// relays their merged progress and merges their records into the report (merge.ts).
 import { Worker } from 'node:worker_threads';
-import type { LoadPlan } from './runner.js';
-import type { LoadReport, Progress } from './report.js';
+import { mergeRuns, type RunResult } from './merge.js';
+import type { LoadPlan, Progress, RawRun } from './runner.js';
+import { usableThreads } from './stages.js';
+
+/** What a worker is started with. */
+export interface WorkerInput { plan: LoadPlan; thread: number; threads: number }
 
 export type ToWorker = { type: 'stop' };
 export type FromWorker =
   | { type: 'progress'; progress: Progress }
-  | { type: 'done'; report: LoadReport }
+  | { type: 'done'; run: RawRun }
   | { type: 'failed'; message: string };
 
-export interface Execution {
+export interface Execution<T = RunResult> {
   /** Nothing more is sent; in-flight requests settle and the report still arrives. */
   stop(): void;
-  report: Promise<LoadReport>;
+  result: Promise<T>;
 }
 
 export type ExecuteLoad = (plan: LoadPlan, onProgress: (progress: Progress) => void) => Execution;
@@ -23,29 +28,66 @@ const resourceLimits = { maxYoungGenerationSizeMb: 16 };
 
 // Under tsx (tests, development) this file is .ts, and on Node 20 the --import hook does not
 // reach worker threads, so the worker registers tsx itself before loading worker.ts.
-function spawnWorker(plan: LoadPlan): Worker {
+function spawnWorker(workerData: WorkerInput): Worker {
   if (import.meta.url.endsWith('.ts')) {
     const tsx = import.meta.resolve('tsx/esm/api');
     const entry = new URL('./worker.ts', import.meta.url).href;
     const code = `import(${JSON.stringify(tsx)}).then((api) => api.register()).then(() => import(${JSON.stringify(entry)}))`;
-    return new Worker(code, { eval: true, workerData: plan, resourceLimits });
+    return new Worker(code, { eval: true, workerData, resourceLimits });
   }
-  return new Worker(new URL('./worker.js', import.meta.url), { workerData: plan, resourceLimits });
+  return new Worker(new URL('./worker.js', import.meta.url), { workerData, resourceLimits });
 }
 
-export const executeInWorker: ExecuteLoad = (plan, onProgress) => {
-  const worker = spawnWorker(plan);
-  const report = new Promise<LoadReport>((resolve, reject) => {
+/** The threads' progress as one: counts and rates added; p99 the highest thread's. */
+export function mergeProgress(parts: readonly Progress[]): Progress {
+  const sum = (pick: (p: Progress) => number) => parts.reduce((total, p) => total + pick(p), 0);
+  const first = parts[0]!;
+  const rates = parts.map((p) => p.targetRate);
+  return {
+    completed: sum((p) => p.completed),
+    succeeded: sum((p) => p.succeeded),
+    failed: sum((p) => p.failed),
+    dropped: sum((p) => p.dropped),
+    elapsedMs: Math.max(...parts.map((p) => p.elapsedMs)),
+    requestsPerSecond: Math.round(sum((p) => p.requestsPerSecond) * 100) / 100,
+    p99: Math.max(...parts.map((p) => p.p99)),
+    stage: first.stage,
+    warmup: first.warmup,
+    targetRate: rates.every((rate) => rate === null) ? null : Math.round(sum((p) => p.targetRate ?? 0) * 100) / 100,
+  };
+}
+
+function runOne(workerData: WorkerInput, onProgress: (progress: Progress) => void): { worker: Worker; run: Promise<RawRun> } {
+  const worker = spawnWorker(workerData);
+  const run = new Promise<RawRun>((resolve, reject) => {
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'progress') onProgress(message.progress);
-      else if (message.type === 'done') resolve(message.report);
+      else if (message.type === 'done') resolve(message.run);
       else reject(new Error(`load test failed in its worker: ${message.message}`));
     });
     worker.on('error', reject);
     worker.on('exit', (code) => reject(new Error(`load-test worker exited with code ${code} before reporting`)));
   });
+  return { worker, run };
+}
+
+export const executeInWorkers: ExecuteLoad = (plan, onProgress) => {
+  const threads = usableThreads(plan.stages, plan.threads);
+  const latest: Array<Progress | undefined> = Array.from({ length: threads }, () => undefined);
+  const started = Array.from({ length: threads }, (_, thread) => runOne({ plan, thread, threads }, (progress) => {
+    latest[thread] = progress;
+    const known = latest.filter((p): p is Progress => p !== undefined);
+    if (known.length === threads) onProgress(mergeProgress(known));
+  }));
+  const result = Promise.all(started.map(({ run }) => run)).then(
+    (runs) => mergeRuns(plan, runs),
+    (error: unknown) => {
+      for (const { worker } of started) void worker.terminate();
+      throw error;
+    },
+  );
   return {
-    stop: () => worker.postMessage({ type: 'stop' } satisfies ToWorker),
-    report,
+    stop: () => { for (const { worker } of started) worker.postMessage({ type: 'stop' } satisfies ToWorker); },
+    result,
   };
 };

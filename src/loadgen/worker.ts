@@ -1,9 +1,9 @@
-// Worker-thread entry: runs one load test off the server's event loop, so the server keeps
-// answering (/health, /stats, the hits themselves) at full speed while it loads itself.
+// Worker-thread entry: runs one thread's share of a load test off the server's event loop, so the
+// server keeps answering (/health, /stats, the hits themselves) at full speed while it loads itself.
 import { parentPort, workerData } from 'node:worker_threads';
 import { systemClock } from '../clock.js';
-import { runLoad, type LoadPlan } from './runner.js';
-import type { FromWorker, ToWorker } from './thread.js';
+import { runLoad } from './runner.js';
+import type { FromWorker, ToWorker, WorkerInput } from './thread.js';
 
 const port = parentPort!;
 const post = (message: FromWorker) => port.postMessage(message);
@@ -13,13 +13,16 @@ const onMessage = (message: ToWorker) => {
 };
 port.on('message', onMessage);
 
+const { plan, thread, threads } = workerData as WorkerInput;
 try {
-  const report = await runLoad(workerData as LoadPlan, {
+  const run = await runLoad(plan, {
     clock: systemClock,
     stop: stop.signal,
+    thread,
+    threads,
     onProgress: (progress) => post({ type: 'progress', progress }),
   });
-  post({ type: 'done', report });
+  post({ type: 'done', run });
 } catch (error) {
   post({ type: 'failed', message: (error as Error).stack ?? String(error) });
 } finally {

@@ -48,6 +48,10 @@ export interface GlobalKeys {
   job(id: string): string;
   /** String: present while a cancel of the job has been asked for and not yet carried out. */
   jobCancel(id: string): string;
+  /** String: a finished run's per-second series (JSON), with the job's TTL. */
+  jobSeries(id: string): string;
+  /** String: a finished run's latencies in HdrHistogram's log format, with the job's TTL. */
+  jobHistogram(id: string): string;
   /** Whether a key found by productPattern belongs to the load-test jobs (DELETE /stats keeps those). */
   isJob(key: string): boolean;
   /**
@@ -119,6 +123,8 @@ export function globalKeys(prefix: string): GlobalKeys {
     runningJobs: `${jobs}:running`,
     job: (id: string) => `${jobs}:${id}`,
     jobCancel: (id: string) => `${jobs}:${id}:cancel`,
+    jobSeries: (id: string) => `${jobs}:${id}:series`,
+    jobHistogram: (id: string) => `${jobs}:${id}:histogram`,
     isJob: (key: string) => key === jobs || key.startsWith(`${jobs}:`),
     badgeView: (visitor: string, path: string) => `${prefix}hitcounter:badge:${visitor}:${path}`,
   });

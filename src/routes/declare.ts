@@ -78,28 +78,51 @@ export function route<Q extends Shape | undefined = undefined, P extends Shape |
 export const koaPathOf = (declaration: Pick<RouteDeclaration, 'path' | 'koaPath'>) =>
   declaration.koaPath ?? declaration.path.replaceAll(/\{(\w+)\}/g, ':$1');
 
+/** `hits[3].path` for zod's ['hits', 3, 'path']: how a message names a parameter. */
+export const nameOf = (path: readonly PropertyKey[]) => path.reduce<string>((name, key) => (typeof key === 'number' ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)), '');
+
 const once = (name: string) => `Expected \`${name}\` only once`;
 
 /**
  * The one place a schema failure becomes a 400. Schemas word their messages with `{name}` for the
  * parameter they are attached to (schemas.ts); an unknown parameter lists the known ones.
  */
-export function validate<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+export function validate<S extends z.ZodType>(schema: S, value: unknown, { repeatable = true }: { repeatable?: boolean } = {}): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issues = result.error.issues;
   const unknown = issues.find((issue) => issue.code === 'unrecognized_keys');
   if (unknown) {
-    const known = Object.keys((schema as unknown as Shape).shape ?? {});
+    const known = Object.keys(objectAt(schema, unknown.path)?.shape ?? {});
     const expected = known.length > 0 ? `expected one of: ${known.join(', ')}` : 'this endpoint takes none';
-    throw new BadRequestError(`Unknown parameter \`${unknown.keys[0]}\`; ${expected}`);
+    throw new BadRequestError(`Unknown parameter \`${nameOf([...unknown.path, unknown.keys[0]!])}\`; ${expected}`);
   }
   const [issue] = issues;
-  const name = issue!.path.join('.');
-  // A parameter given twice reaches the schema as an array; the schema's own message would
-  // blame its type.
-  if (Array.isArray(pathValue(value, issue!.path))) throw new BadRequestError(once(name));
+  const name = nameOf(issue!.path);
+  // A query parameter given twice reaches the schema as an array; the schema's own message would
+  // blame its type. In a JSON body (repeatable: false) an array is a value like any other.
+  if (repeatable && Array.isArray(pathValue(value, issue!.path))) throw new BadRequestError(once(name));
   throw new BadRequestError(issue!.message.replaceAll('{name}', name));
+}
+
+/** The object schema at `path` inside `schema` (through optional, pipes and arrays), to list its keys. */
+function objectAt(schema: z.ZodType, path: readonly PropertyKey[]): { shape: Record<string, unknown> } | undefined {
+  let at: unknown = schema;
+  const unwrap = () => {
+    for (let def = (at as { def?: Record<string, unknown> }).def; def; def = (at as { def?: Record<string, unknown> }).def) {
+      if (def.type === 'optional' || def.type === 'nullable' || def.type === 'default') at = def.innerType;
+      else if (def.type === 'pipe') at = def.in;
+      else break;
+    }
+  };
+  unwrap();
+  for (const key of path) {
+    const def = (at as { def?: Record<string, unknown> }).def;
+    if (typeof key === 'number' && def?.type === 'array') at = def.element;
+    else at = ((at as { shape?: Record<string, unknown> }).shape ?? {})[key as string];
+    unwrap();
+  }
+  return at as { shape: Record<string, unknown> } | undefined;
 }
 
 function pathValue(value: unknown, path: readonly PropertyKey[]): unknown {
@@ -124,25 +147,29 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /**
  * A literal path wins over a template, as in OpenAPI: /test/{n} must not take /test/jobs, or POST
  * /test/jobs would be a load test of n=jobs, and the router would count POST among the methods of
- * /test/jobs (so no 405). path-to-regexp cannot keep a parameter off a word, so a template that
- * would match a literal sibling is mounted as a RegExp that leaves the siblings out; its captures
- * become the named parameters again (see below).
+ * /test/jobs (so no 405). So does the more literal of two templates: /test/jobs/{id} must not take
+ * /test/jobs/<id>.csv. path-to-regexp cannot keep a parameter off a word, so a template that would
+ * match a sibling is mounted as a RegExp that leaves the siblings out; its captures become the
+ * named parameters again (see below).
  */
-function routePath(declaration: RouteDeclaration, literals: readonly string[]): string | RegExp {
+function routePath(declaration: RouteDeclaration, siblings: readonly string[]): string | RegExp {
   if (declaration.koaPath || !declaration.path.includes('{')) return koaPathOf(declaration);
-  const source = declaration.path.split(/\{\w+\}/).map(escape).join('([^/]+?)');
-  const template = new RegExp(`^${source}/?$`);
-  const taken = literals.filter((literal) => template.test(literal));
+  const sourceOf = (path: string) => path.split(/\{\w+\}/).map(escape).join('([^/]+?)');
+  const template = new RegExp(`^${sourceOf(declaration.path)}/?$`);
+  // A sibling is taken when this template would match it: a literal as it is, a template with a
+  // longer literal part (`/test/jobs/{id}.csv` beside `/test/jobs/{id}`) with its parameters filled.
+  const taken = siblings.filter((path) => path !== declaration.path && template.test(path.replaceAll(/\{\w+\}/g, 'x')));
   if (taken.length === 0) return koaPathOf(declaration);
-  return new RegExp(`^(?!(?:${taken.map(escape).join('|')})/?$)${source}/?$`);
+  const excluded = taken.map((path) => sourceOf(path).replaceAll('([^/]+?)', '[^/]+?'));
+  return new RegExp(`^(?!(?:${excluded.join('|')})/?$)${sourceOf(declaration.path)}/?$`);
 }
 
 /** Mounts declarations: guard, then `before`, then validation of params, query and body, then the handler. */
 export function mountRoutes(router: Router, declarations: readonly RouteDeclaration[], guards: Guards): void {
-  const literals = declarations.filter((declaration) => !declaration.path.includes('{')).map((declaration) => declaration.path);
+  const paths = [...new Set(declarations.map((declaration) => declaration.path))];
   for (const declaration of declarations) {
     const { query, params, body, handler } = declaration;
-    const path = routePath(declaration, literals);
+    const path = routePath(declaration, paths);
     const chain: Middleware[] = [];
     if (path instanceof RegExp) {
       // A RegExp route has captures, not names: named as the template names them, decoded once.
@@ -160,7 +187,7 @@ export function mountRoutes(router: Router, declarations: readonly RouteDeclarat
       const input = {
         params: params ? validate(params, ctx.params) : {},
         query: query ? validate(query, ctx.query) : {},
-        body: body?.schema ? validate(body.schema, ctx.request.body ?? {}) : {},
+        body: body?.schema ? validate(body.schema, ctx.request.body ?? {}, { repeatable: false }) : {},
       } as Input<Shape, Shape, z.ZodType>;
       await handler(ctx, input);
     });

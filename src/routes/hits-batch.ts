@@ -16,7 +16,7 @@ import { countedPath } from '../hits/sites.js';
 import { jsonBody } from '../limits.js';
 import type { Services } from '../services.js';
 import type { Settings } from '../settings.js';
-import { route, type RouteDeclaration } from './declare.js';
+import { nameOf, route, type RouteDeclaration } from './declare.js';
 import { ErrorBody } from './schemas.js';
 
 /** How far ahead of the server's clock a hit's time may be (the sender's clock skew); it counts as now. */
@@ -84,9 +84,6 @@ const BatchResult = z.strictObject({
   drops: z.array(Drop).meta({ description: 'Each hit not counted, and why, by index.' }),
 }).meta({ id: 'BatchResult', description: 'What the batch counted.', examples: [{ accepted: 2, dropped: 1, duplicate: false, drops: [{ index: 1, reason: 'bot' }] }] });
 
-/** `hits[3].path` for zod's ['hits', 3, 'path']. */
-const nameOf = (path: readonly PropertyKey[]) => path.reduce<string>((name, key) => (typeof key === 'number' ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)), '');
-
 export function routes(services: Services): RouteDeclaration[] {
   const { settings, clock, counter, metrics } = services;
   const { batch, api, events } = settings;
@@ -104,8 +101,8 @@ export function routes(services: Services): RouteDeclaration[] {
     if (!KEY.test(ctx.get('Idempotency-Key'))) throw new BadRequestError(`Expected an \`Idempotency-Key\` header: ${KEY_WORDS}`);
     return next();
   };
-  // Validated here rather than by mountRoutes' validate(), to name a hit by its index
-  // (`hits[3].path`, not `hits.3.path`) and to refuse an oversized list before reading its items.
+  // Validated here rather than by mountRoutes' validate(), to refuse an oversized list before
+  // reading its items.
   const checkBody: Middleware = (ctx, next) => {
     const raw: unknown = ctx.request.body;
     if (offered(ctx) > batch.maxHits) {

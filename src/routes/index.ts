@@ -11,6 +11,7 @@ import * as events from './events.js';
 import * as health from './health.js';
 import * as hitsBatch from './hits-batch.js';
 import * as loadtest from './loadtest.js';
+import * as loadtestResults from './loadtest-results.js';
 import * as metrics from './metrics.js';
 import * as pixel from './pixel.js';
 import * as plausible from './plausible.js';
@@ -29,6 +30,7 @@ export function routeTable(services: Services): RouteTable {
     main: [
       ...stats.routes(services),
       ...loadtest.routes(services),
+      ...loadtestResults.routes(services),
       ...events.routes(services),
       ...health.routes(services),
       ...docs.routes(services),

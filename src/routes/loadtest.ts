@@ -1,51 +1,26 @@
 // The built-in load generator and its jobs: POST /test/{n} and /test/jobs.
-import type { Middleware } from 'koa';
+import { availableParallelism } from 'node:os';
+import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { jsonBody } from '../limits.js';
-import { DISTRIBUTIONS } from '../loadgen/paths.js';
+import type { Job as JobRecord } from '../loadgen/jobs.js';
 import type { LoadPlan } from '../loadgen/runner.js';
-import { loopbackUrl, selfUrl } from '../loadgen/target.js';
+import type { SearchSpec } from '../loadgen/search.js';
+import { resolveStage, type StagePlan } from '../loadgen/stages.js';
+import { selfUrl } from '../loadgen/target.js';
 import type { Services } from '../services.js';
 import type { Settings } from '../settings.js';
 import { route, type RouteDeclaration } from './declare.js';
-import { Job, LoadReport } from './loadtest-schemas.js';
-import { flag, integer, oneOf, query } from './schemas.js';
+import { jobIdParam, searchBody, simpleOptions, stagedBody } from './loadtest-inputs.js';
+import { Job, LoadReport, SearchReport } from './loadtest-schemas.js';
+import { flag, integer, query } from './schemas.js';
 
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function jobId(raw: string): string {
   if (!JOB_ID.test(raw)) throw new NotFoundError(`No load test job ${raw}`);
   return raw;
-}
-
-/** A loopback http(s) base URL (loadgen/target.ts), as its origin: never a third party. */
-function loopbackTarget() {
-  const error = 'Expected `{name}` to be a loopback http URL such as http://127.0.0.1:5000';
-  return z
-    .string({ error })
-    .transform((raw, ctx) => {
-      const url = loopbackUrl(raw);
-      if (url === undefined) {
-        ctx.issues.push({ code: 'custom', message: error, input: raw });
-        return z.NEVER;
-      }
-      return url;
-    })
-    .meta({ format: 'uri' });
-}
-
-/** The options of a run, as query parameters or JSON body fields. */
-function loadOptions({ loadtest }: Readonly<Settings>) {
-  return {
-    concurrency: integer(1, loadtest.maxConcurrency).optional().meta({ description: `Requests in flight at most: 1 to \`loadtest.maxConcurrency\` (${loadtest.maxConcurrency}); default \`loadtest.defaultConcurrency\` (${loadtest.defaultConcurrency}).` }),
-    rate: integer(1, loadtest.maxRate).optional().meta({ description: `Requests per second, 1 to \`loadtest.maxRate\` (${loadtest.maxRate}): the open model. Absent: the closed model.` }),
-    distribution: oneOf(DISTRIBUTIONS).optional().meta({ description: `How paths are drawn; default \`loadtest.distribution\` (\`${loadtest.distribution}\`).` }),
-    paths: integer(1, loadtest.maxPaths).optional().meta({ description: `Vocabulary size: 1 to \`loadtest.maxPaths\` (${loadtest.maxPaths}); default \`loadtest.paths\` (${loadtest.paths}).` }),
-    seed: integer(0, 2 ** 32 - 1).optional().meta({ description: 'RNG seed; the report gives the one used, so any run can be replayed. Random when absent.' }),
-    target: loopbackTarget().optional().meta({ description: 'A loopback base URL to load instead of this server; default `loadtest.target`, or this server.', param: { example: 'http://127.0.0.1:5001' } }),
-    async: flag().optional().meta({ description: '`1`/`true`: answer 202 at once with the queued job. The header `Prefer: respond-async` does the same.' }),
-  };
 }
 
 /**
@@ -59,22 +34,69 @@ const optionsBody: Middleware = (ctx, next) => {
   return next();
 };
 
-export function routes({ settings, jobs, seedSource, loadgenSecret }: Services): RouteDeclaration[] {
+/** Threads a run may use: `loadtest.threads`, where "auto" is one per spare core. */
+export function loadThreads(loadtest: Readonly<Settings['loadtest']>): number {
+  return loadtest.threads === 'auto' ? Math.max(1, availableParallelism() - 1) : loadtest.threads;
+}
+
+type Shared = { distribution?: LoadPlan['distribution'] | undefined; paths?: number | undefined; seed?: number | undefined; target?: string | undefined; async?: boolean | undefined };
+
+export function routes(services: Services): RouteDeclaration[] {
+  const { settings, jobs, seedSource, loadgenSecret } = services;
   const { loadtest } = settings;
   const jobUrl = (id: string) => `/test/jobs/${id}`;
-  const options = loadOptions(settings);
-  const jobIdParam = z.string().meta({ description: 'The job id, as in `Location` of a 202.', format: 'uuid', param: { id: 'JobId' } });
+  const options = simpleOptions(loadtest);
   const redisUnavailable = { ref: 'RedisUnavailable', description: 'Redis could not be reached, or refused the command for now.' };
+  const asyncHeader = z.object({ Prefer: z.string().optional().meta({ description: '`respond-async`: answer 202 at once with the queued job, as `async=1` does.' }) });
+  const tooMany = { ref: 'TooManyRequests', description: `\`loadtest.maxRunningJobs\` (${loadtest.maxRunningJobs}) jobs already running across all replicas (\`Retry-After: 5\`), or the \`write\` rate limit.` };
+  const tooLarge = { ref: 'PayloadTooLarge', description: `The JSON body is over \`server.maxBodyBytes\` (${settings.server.maxBodyBytes}).` };
+  const failed = { ref: 'InternalError', description: 'The load test failed (the job says why), or an unexpected error.' };
+  const json = jsonBody({ maxBytes: settings.server.maxBodyBytes, maxDepth: settings.server.maxJsonDepth });
+
+  /** The plan of a run of `stages`, with the options every run shares. */
+  const planOf = (ctx: Context, stages: StagePlan[], given: Shared): LoadPlan => ({
+    stages,
+    distribution: given.distribution ?? loadtest.distribution,
+    paths: given.paths ?? loadtest.paths,
+    zipfExponent: loadtest.zipfExponent,
+    seed: given.seed ?? seedSource(),
+    target: given.target ?? (loadtest.target || selfUrl(settings.server.host, ctx.req.socket.localPort!)),
+    threads: loadThreads(loadtest),
+    batchSize: loadtest.batchSize,
+    requestTimeoutMs: loadtest.requestTimeoutMs,
+    maxLagMs: loadtest.maxLagMs,
+    progressIntervalMs: loadtest.progressIntervalMs,
+    loadgenSecret,
+  });
+
+  /** Starts the job; answers 202 with it when asked to, or waits and answers with its report. */
+  const runJob = async (ctx: Context, plan: LoadPlan, search: SearchSpec | null, respondAsync: boolean | undefined) => {
+    const { job, done } = await jobs.start(plan, search);
+    if (respondAsync ?? /\brespond-async\b/i.test(ctx.get('Prefer'))) {
+      ctx.status = 202;
+      ctx.set('Location', jobUrl(job.id));
+      ctx.body = job;
+      return;
+    }
+    // A client that gives up on a synchronous run cancels it; in-flight requests still settle.
+    ctx.res.once('close', () => {
+      if (!ctx.res.writableFinished) jobs.cancel(job.id).catch(() => {});
+    });
+    const finished: JobRecord = await done;
+    ctx.set('Content-Location', jobUrl(job.id));
+    if (finished.status === 'failed') throw new Error(`load test ${job.id} failed: ${finished.error}`);
+    ctx.body = finished.report;
+  };
 
   return [
     route({
       operationId: 'runLoadTest',
-      headers: z.object({ Prefer: z.string().optional().meta({ description: '`respond-async`: answer 202 at once with the queued job, as `async=1` does.' }) }),
+      headers: asyncHeader,
       method: 'post',
       path: '/test/{n}',
       tags: ['loadtest'],
       summary: 'Load-test this server from inside itself (admin)',
-      description: 'Fires `n` requests at random paths under `/api/` in a worker thread, as a job any replica can report on: the closed model (`concurrency` in flight) by default, the open model with `rate`. The parameters may also come as a JSON body; the query string wins. Synchronous by default; a client that disconnects cancels the run.',
+      description: 'Fires `n` requests at random paths under `/api/` from worker threads (`loadtest.threads`), as a job any replica can report on: the closed model (`concurrency` in flight) by default, the open model with `rate`; `warmupMs` runs a warm-up first. The parameters may also come as a JSON body; the query string wins. Synchronous by default; a client that disconnects cancels the run. `POST /test` runs stages and ramps.',
       auth: 'admin',
       params: z.strictObject({
         n: integer(1, loadtest.maxRequests).meta({ description: `Requests to send: 1 to \`loadtest.maxRequests\` (${loadtest.maxRequests} by default).`, param: { example: 1000 } }),
@@ -86,53 +108,91 @@ export function routes({ settings, jobs, seedSource, loadgenSecret }: Services):
         schema: z.strictObject(options).meta({ id: 'LoadTestOptions', description: 'The query parameters of `POST /test/{n}`, as JSON.', override: { examples: [{ concurrency: 10, seed: 42 }] } }),
         description: 'The same parameters as the query string, as JSON (the query string wins). Any other content type is ignored.',
       },
-      before: [
-        ...jsonBody({ maxBytes: settings.server.maxBodyBytes, maxDepth: settings.server.maxJsonDepth }),
-        optionsBody,
-      ],
+      before: [...json, optionsBody],
       responses: {
         200: { description: 'The report, when the run ended (also when it was cancelled: `cancelled: true`).', headers: { 'Content-Location': 'JobLocation' }, content: { 'application/json': LoadReport } },
         202: { description: 'With `async` or `Prefer: respond-async`: the queued job.', headers: { Location: 'JobLocation' }, content: { 'application/json': Job } },
         400: { ref: 'BadRequest', description: 'A parameter out of range or unknown, a `target` not on loopback, a malformed JSON body or one that is not an object, one nested deeper than `server.maxJsonDepth`; or a request Node\'s HTTP parser rejected, then without `X-Request-Id`.' },
-        413: { ref: 'PayloadTooLarge', description: `The JSON body is over \`server.maxBodyBytes\` (${settings.server.maxBodyBytes}).` },
-        429: { ref: 'TooManyRequests', description: `\`loadtest.maxRunningJobs\` (${loadtest.maxRunningJobs}) jobs already running across all replicas (\`Retry-After: 5\`), or the \`write\` rate limit.` },
-        500: { ref: 'InternalError', description: 'The load test failed (the job says why), or an unexpected error.' },
+        413: tooLarge,
+        429: tooMany,
+        500: failed,
         503: redisUnavailable,
       },
       handler: async (ctx, { params, query: fromQuery, body: fromBody }) => {
         const given = { ...fromBody, ...fromQuery };
-        const plan: LoadPlan = {
-          requests: params.n,
-          concurrency: given.concurrency ?? loadtest.defaultConcurrency,
-          rate: given.rate ?? null,
-          distribution: given.distribution ?? loadtest.distribution,
-          paths: given.paths ?? loadtest.paths,
-          zipfExponent: loadtest.zipfExponent,
-          seed: given.seed ?? seedSource(),
-          target: given.target ?? (loadtest.target || selfUrl(settings.server.host, ctx.req.socket.localPort!)),
-          batchSize: loadtest.batchSize,
-          requestTimeoutMs: loadtest.requestTimeoutMs,
-          maxLagMs: loadtest.maxLagMs,
-          progressIntervalMs: loadtest.progressIntervalMs,
-          loadgenSecret,
-        };
-        const respondAsync = given.async ?? /\brespond-async\b/i.test(ctx.get('Prefer'));
-
-        const { job, done } = await jobs.start(plan);
-        if (respondAsync) {
-          ctx.status = 202;
-          ctx.set('Location', jobUrl(job.id));
-          ctx.body = job;
-          return;
+        const stage = { concurrency: given.concurrency ?? loadtest.defaultConcurrency, rate: given.rate };
+        const stages = [resolveStage({ ...stage, requests: params.n }, loadtest.defaultConcurrency)];
+        if (given.warmupMs) {
+          const warmup = resolveStage({ ...stage, durationMs: given.warmupMs, warmup: true }, loadtest.defaultConcurrency);
+          // A warm-up at a rate sends a known number of requests, bounded with n's as POST /test bounds its stages.
+          const total = params.n + (warmup.requests ?? 0);
+          if (total > loadtest.maxRequests) throw new BadRequestError(`Expected \`n\` and the warm-up to send at most ${loadtest.maxRequests} requests in all (loadtest.maxRequests), not ${total}`);
+          stages.unshift(warmup);
         }
-        // A client that gives up on a synchronous run cancels it; in-flight requests still settle.
-        ctx.res.once('close', () => {
-          if (!ctx.res.writableFinished) jobs.cancel(job.id).catch(() => {});
-        });
-        const finished = await done;
-        ctx.set('Content-Location', jobUrl(job.id));
-        if (finished.status === 'failed') throw new Error(`load test ${job.id} failed: ${finished.error}`);
-        ctx.body = finished.report;
+        await runJob(ctx, planOf(ctx, stages, given), null, given.async);
+      },
+    }),
+    route({
+      operationId: 'runStagedLoadTest',
+      headers: asyncHeader,
+      method: 'post',
+      path: '/test',
+      tags: ['loadtest'],
+      summary: 'Load-test this server in stages: ramps, warm-up, closed and open (admin)',
+      description: 'Runs the stages one after the other, as `POST /test/{n}` runs one. A stage ends after `durationMs` or `requests`, and has a `concurrency` (closed model) or a `rate`, which `[from, to]` ramps linearly over the stage (open model). Warm-up stages count in Redis and in `counted`, never in the figures. The report gives each stage\'s figures and the whole run\'s.',
+      auth: 'admin',
+      query: query({ async: flag().optional().meta({ description: '`1`/`true`: answer 202 at once with the queued job.' }) }),
+      body: { schema: stagedBody(loadtest), description: 'The stages, and the options every run shares.', required: true },
+      before: [...json],
+      responses: {
+        200: { description: 'The report, when the run ended (also when it was cancelled: `cancelled: true`).', headers: { 'Content-Location': 'JobLocation' }, content: { 'application/json': LoadReport } },
+        202: { description: 'With `async` or `Prefer: respond-async`: the queued job.', headers: { Location: 'JobLocation' }, content: { 'application/json': Job } },
+        400: { ref: 'BadRequest', description: 'A stage without a duration or a count or with both, a value out of range, unknown fields, too many stages, too many requests or too long in all (`loadtest.maxRequests`, `loadtest.maxDurationMs`), only warm-up stages, a `target` not on loopback; a body that is not a JSON object.' },
+        413: tooLarge,
+        429: tooMany,
+        500: failed,
+        503: redisUnavailable,
+      },
+      handler: async (ctx, { query: { async: respondAsync }, body }) => {
+        const stages = body.stages.map((stage) => resolveStage(stage, loadtest.defaultConcurrency));
+        await runJob(ctx, planOf(ctx, stages, body), null, body.async ?? respondAsync);
+      },
+    }),
+    route({
+      operationId: 'searchBreakingPoint',
+      headers: asyncHeader,
+      method: 'post',
+      path: '/test/search',
+      tags: ['loadtest'],
+      summary: 'Find the highest rate that meets an objective: the breaking point (admin)',
+      description: 'Open-model steps at rates from `minRate` up: the rate doubles until a step misses the objective, then bisects between the best passing and the first failing rate until they are within `precision`. Each step is a warm-up then `stepDurationMs` measured. A job like any other: progress (with every step so far), cancel, TTL.',
+      auth: 'admin',
+      query: query({ async: flag().optional().meta({ description: '`1`/`true`: answer 202 at once with the queued job.' }) }),
+      body: { schema: searchBody(loadtest), description: 'The objective, the bounds, and the options every run shares.', required: true },
+      before: [...json],
+      responses: {
+        200: { description: 'The search\'s report, when it ended.', headers: { 'Content-Location': 'JobLocation' }, content: { 'application/json': SearchReport } },
+        202: { description: 'With `async` or `Prefer: respond-async`: the queued job.', headers: { Location: 'JobLocation' }, content: { 'application/json': Job } },
+        400: { ref: 'BadRequest', description: 'An objective that bounds nothing, a bound out of range or unknown, `minRate` above `maxRate`, steps that would last longer than `loadtest.maxDurationMs` in all or send more than `loadtest.maxRequests` each; a body that is not a JSON object.' },
+        413: tooLarge,
+        429: tooMany,
+        500: failed,
+        503: redisUnavailable,
+      },
+      handler: async (ctx, { query: { async: respondAsync }, body }) => {
+        const spec: SearchSpec = {
+          objective: body.objective,
+          minRate: body.minRate,
+          maxRate: body.maxRate,
+          stepDurationMs: body.stepDurationMs ?? 5000,
+          warmupMs: body.warmupMs ?? 1000,
+          precision: body.precision ?? 0.05,
+          maxSteps: body.maxSteps ?? 20,
+          concurrency: body.concurrency ?? loadtest.defaultConcurrency,
+        };
+        // The plan shown with the job is that of the first step; each step's comes from stepStages.
+        const plan = planOf(ctx, [resolveStage({ rate: spec.minRate, durationMs: spec.stepDurationMs, concurrency: spec.concurrency }, spec.concurrency)], body);
+        await runJob(ctx, plan, spec, body.async ?? respondAsync);
       },
     }),
     route({

@@ -3,7 +3,7 @@
 // the test expects, or a 503 (or a dropped connection) could pass for a lost hit.
 import type { ExecutionContext } from 'ava';
 import type { Got } from 'got';
-import type { LoadReport } from '../../src/loadgen/report.js';
+import type { LoadReport } from '../../src/loadgen/merge.js';
 import { eventually } from './eventually.js';
 
 /** Answers by status, and requests that got none by error code. */
@@ -86,9 +86,10 @@ export function merged(tallies: readonly Tally[]): Tally {
 
 /**
  * A load-test report adds up, each figure checked against the others it is made of (see
- * LoadRecorder): succeeded is the 2xx status counts, non2xx the rest, failed non-2xx plus
+ * src/loadgen/merge.ts): succeeded is the 2xx status counts, non2xx the rest, failed non-2xx plus
  * errors, completed every answer and error, one per second in perSecond; a run that was not
- * cancelled completed or dropped every request it was asked for.
+ * cancelled completed or dropped every request it was asked for; the stages add up to the run
+ * (the measured ones) and to the warm-up.
  */
 export function assertReportAddsUp(t: ExecutionContext, report: LoadReport): void {
   const codes = Object.entries(report.statusCodes).map(([status, n]) => [Number(status), n] as const);
@@ -101,6 +102,14 @@ export function assertReportAddsUp(t: ExecutionContext, report: LoadReport): voi
   t.is(report.failed, others + errors, `failed is non-2xx plus errors: ${context}`);
   t.is(report.completed, twoHundreds + others + errors, `completed is every answer and every error: ${context}`);
   t.is(sum(report.perSecond), report.completed, 'perSecond spreads exactly the completed requests');
-  if (report.cancelled) t.true(report.completed + report.dropped <= report.requested, context);
-  else t.is(report.completed + report.dropped, report.requested, `an uncancelled run completed or dropped every request: ${context}`);
+  if (report.requested !== null) {
+    if (report.cancelled) t.true(report.completed + report.dropped <= report.requested, context);
+    else t.is(report.completed + report.dropped, report.requested, `an uncancelled run completed or dropped every request: ${context}`);
+  }
+  const measured = report.stages.filter((stage) => !stage.warmup);
+  const warmups = report.stages.filter((stage) => stage.warmup);
+  for (const name of ['completed', 'succeeded', 'failed', 'non2xx', 'dropped'] as const) {
+    t.is(sum(measured.map((stage) => stage[name])), report[name], `the measured stages' ${name} add up to the run's: ${context}`);
+    t.is(sum(warmups.map((stage) => stage[name])), report.warmup?.[name] ?? 0, `the warm-up stages' ${name} add up to the warm-up's: ${context}`);
+  }
 }
