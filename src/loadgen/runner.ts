@@ -224,7 +224,8 @@ export async function runLoad(plan: LoadPlan, { clock, stop, onProgress, thread 
     for (const [index, stage] of plan.stages.entries()) {
       if (stopped()) break;
       if (!stage.rate) await waitUntil(scheduledEnd);
-      const stageStart = stage.rate ? Math.max(clock.now(), scheduledEnd) : clock.now();
+      // The first stage starts with the run, so that a run without a warm-up is measured from its start.
+      const stageStart = index === 0 ? startedAt : stage.rate ? Math.max(clock.now(), scheduledEnd) : clock.now();
       if (!stage.warmup && measuredFrom === null) measuredFrom = stageStart;
       current = { index, warmup: stage.warmup, startedAt: stageStart, stage };
       stages.push({ tally: new Tally(), startedAt: stageStart, finishedAt: stageStart });
