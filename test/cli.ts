@@ -1,22 +1,10 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type { JobReport } from '../src/loadgen/jobs.js';
 import { startApp, withApp } from './helpers/app.js';
+import { hitcounter } from './helpers/cli.js';
 import { assertReportAddsUp } from './helpers/outcomes.js';
 
-const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => { stdout += chunk; });
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = hitcounter;
 
 test('hitcounter load runs a job and prints its report as JSON', withApp, async (t, app) => {
   const { code, stdout } = await run(['load', '500', '--concurrency', '10', '--seed', '4', '--url', app.url, '--json']);

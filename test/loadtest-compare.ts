@@ -1,16 +1,15 @@
 // Comparing two runs (issue 17): compareRuns on constructed runs whose noise is known by
 // construction, then the route and the CLI on real runs.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { compareRuns, errorRate, METRICS, type Comparison, type Metric, type RunToCompare } from '../src/loadgen/compare.js';
 import type { Job, JobReport } from '../src/loadgen/jobs.js';
 import type { LoadReport, SeriesRow, StageReport } from '../src/loadgen/merge.js';
 import { SERIES_COLUMNS } from '../src/loadgen/merge.js';
 import { startApp, withApp, type TestApp } from './helpers/app.js';
+import { hitcounter } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 
 // ---- Constructed runs
@@ -202,18 +201,6 @@ test('GET /test/jobs/{a}/compare/{b} compares two real runs', async (t) => {
 
 // ---- The CLI
 
-const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-
-function hitcounter(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => { stdout += chunk; });
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const jobOf = (stderr: string) => /^job ([0-9a-f-]{36})$/m.exec(stderr)?.[1];
 
