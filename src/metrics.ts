@@ -77,9 +77,9 @@ export class Metrics {
   readonly #ingest = new Counter({ name: `${PREFIX}ingest_hits_total`, help: 'Hits offered through each way of counting (source: api, pixel, badge, plausible, umami, batch), by outcome (accepted, dropped) and the reason of a drop', labelNames: ['source', 'outcome', 'reason'] as const, registers: [this.registry] });
   readonly #redisDuration = new Histogram({ name: `${PREFIX}redis_command_duration_seconds`, help: 'Round trips to Redis: record_hits and add_hits pipelines of hit batches, record_batch calls of POST /hits, and the ping of each scrape', labelNames: ['command', 'outcome'] as const, buckets: SECONDS, registers: [this.registry] });
   readonly #batchHits = new Histogram({ name: `${PREFIX}redis_batch_hits`, help: 'Hits per pipeline sent to Redis', labelNames: ['command'] as const, buckets: BATCH_SIZES, registers: [this.registry] });
-  readonly #jobsActive = new Gauge({ name: `${PREFIX}loadgen_jobs_active`, help: 'Load tests this process is running', registers: [this.registry] });
-  readonly #jobsFinished = new Counter({ name: `${PREFIX}loadgen_jobs_finished_total`, help: 'Load tests this process ran, by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly #loadRequests = new Counter({ name: `${PREFIX}loadgen_requests_total`, help: 'Requests of the built-in load generator, by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly #jobsActive = new Gauge({ name: `${PREFIX}loadgen_jobs_active`, help: 'Load-test runs this process is running (each step of a breaking-point search is a run)', registers: [this.registry] });
+  readonly #jobsFinished = new Counter({ name: `${PREFIX}loadgen_jobs_finished_total`, help: 'Load-test runs this process ran, by outcome (each step of a breaking-point search is a run)', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly #loadRequests = new Counter({ name: `${PREFIX}loadgen_requests_total`, help: 'Requests of the built-in load generator, by outcome, warm-ups included', labelNames: ['outcome'] as const, registers: [this.registry] });
 
   constructor(redis: Redis, { cacheMs = 0 }: MetricsOptions = {}) {
     this.#redis = redis;
