@@ -44,7 +44,7 @@ module.exports = {
       comment:
         "The load generator's worker thread (src/loadgen/worker.ts) loads only what a load test needs: " +
         'never, however indirectly, Koa (or its router and middleware), rate-limiter-flexible or src/ratelimit.ts.',
-      from: { path: '^src/loadgen/worker\\.ts$' },
+      from: { path: '^src/loadgen/(merge-)?worker\\.ts$' },
       to: {
         path: '(^|/)node_modules/(koa|koa-[^/]+|@koa/[^/]+|rate-limiter-flexible)/|^src/ratelimit\\.ts$',
         reachable: true,

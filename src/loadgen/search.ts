@@ -51,6 +51,8 @@ export interface StepReport {
   /** 2xx answers, the warm-up's included: they count in Redis. */
   succeeded: number;
   warnings: string[];
+  /** How busy the generator was in this step: a step it could not send as planned says so here. */
+  generator: LoadReport['generator'];
 }
 
 export interface SearchProgress {
@@ -160,6 +162,7 @@ export function runSearch(plan: LoadPlan, spec: SearchSpec, execute: ExecuteLoad
         errors: errorPercent(report),
         succeeded: report.succeeded + (report.warmup?.succeeded ?? 0),
         warnings: report.warnings,
+        generator: report.generator,
       };
       // A step cut short by a cancel says nothing about its rate: it is reported, not judged.
       if (report.cancelled) {

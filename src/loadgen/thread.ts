@@ -1,12 +1,14 @@
 // Runs a load test on worker_threads workers, one per share of the run (stages.ts threadShare),
 // relays their merged progress and merges their records into the report (merge.ts).
 import { Worker } from 'node:worker_threads';
-import { mergeRuns, type RunResult } from './merge.js';
+import type { RunResult } from './merge.js';
 import type { LoadPlan, Progress, RawRun } from './runner.js';
 import { usableThreads } from './stages.js';
 
 /** What a worker is started with. */
 export interface WorkerInput { plan: LoadPlan; thread: number; threads: number }
+/** What the merge worker is started with. */
+export interface MergeInput { plan: LoadPlan; runs: RawRun[] }
 
 export type ToWorker = { type: 'stop' };
 export type FromWorker =
@@ -27,15 +29,32 @@ export type ExecuteLoad = (plan: LoadPlan, onProgress: (progress: Progress) => v
 const resourceLimits = { maxYoungGenerationSizeMb: 16 };
 
 // Under tsx (tests, development) this file is .ts, and on Node 20 the --import hook does not
-// reach worker threads, so the worker registers tsx itself before loading worker.ts.
-function spawnWorker(workerData: WorkerInput): Worker {
+// reach worker threads, so the worker registers tsx itself before loading its entry.
+function spawnWorker(entry: 'worker' | 'merge-worker', workerData: unknown): Worker {
   if (import.meta.url.endsWith('.ts')) {
     const tsx = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./worker.ts', import.meta.url).href;
-    const code = `import(${JSON.stringify(tsx)}).then((api) => api.register()).then(() => import(${JSON.stringify(entry)}))`;
+    const url = new URL(`./${entry}.ts`, import.meta.url).href;
+    const code = `import(${JSON.stringify(tsx)}).then((api) => api.register()).then(() => import(${JSON.stringify(url)}))`;
     return new Worker(code, { eval: true, workerData, resourceLimits });
   }
-  return new Worker(new URL('./worker.js', import.meta.url), { workerData, resourceLimits });
+  return new Worker(new URL(`./${entry}.js`, import.meta.url), { workerData, resourceLimits });
+}
+
+/**
+ * The threads' records merged in a worker of its own: decoding and adding a histogram per second
+ * takes about 5 ms a second of run, which on the server's event loop would stall every request
+ * (/health included) for seconds at the end of a long run.
+ */
+function mergeInWorker(plan: LoadPlan, runs: RawRun[]): Promise<RunResult> {
+  const worker = spawnWorker('merge-worker', { plan, runs } satisfies MergeInput);
+  return new Promise<RunResult>((resolve, reject) => {
+    worker.once('message', (message: { result: RunResult } | { failed: string }) => {
+      if ('result' in message) resolve(message.result);
+      else reject(new Error(`merging the load test's records failed: ${message.failed}`));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the merge worker exited with code ${code} before answering`)));
+  });
 }
 
 /** The threads' progress as one: counts and rates added; p99 the highest thread's. */
@@ -58,7 +77,7 @@ export function mergeProgress(parts: readonly Progress[]): Progress {
 }
 
 function runOne(workerData: WorkerInput, onProgress: (progress: Progress) => void): { worker: Worker; run: Promise<RawRun> } {
-  const worker = spawnWorker(workerData);
+  const worker = spawnWorker('worker', workerData);
   const run = new Promise<RawRun>((resolve, reject) => {
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'progress') onProgress(message.progress);
@@ -80,7 +99,7 @@ export const executeInWorkers: ExecuteLoad = (plan, onProgress) => {
     if (known.length === threads) onProgress(mergeProgress(known));
   }));
   const result = Promise.all(started.map(({ run }) => run)).then(
-    (runs) => mergeRuns(plan, runs),
+    (runs) => mergeInWorker(plan, runs),
     (error: unknown) => {
       for (const { worker } of started) void worker.terminate();
       throw error;

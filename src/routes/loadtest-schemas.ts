@@ -57,6 +57,12 @@ const figures = {
   errors: z.record(z.string(), z.int().min(1)).meta({ description: 'Requests without a response, by error code (`ETIMEDOUT`, `ECONNREFUSED`, …).' }),
 };
 
+const Generator = z.object({
+  threads: z.int().min(1),
+  eventLoopUtilization: z.number().min(0).max(1).meta({ description: 'The busiest generator thread\'s event-loop utilization over the run.' }),
+  eventLoopDelayP99Ms: ms,
+}).meta({ id: 'Generator', description: 'How busy the load generator itself was: its threads, and the busiest one\'s event loop.' });
+
 export const StageReport = z.object({
   index: count,
   warmup: z.boolean(),
@@ -88,11 +94,7 @@ export const LoadReport = z.object({
   distinctPaths: count,
   stages: z.array(StageReport),
   warmup: z.object({ ...figures, requested: z.int().min(1).nullable() }).nullable().meta({ description: 'The warm-up, left out of every other figure; null without one.' }),
-  generator: z.object({
-    threads: z.int().min(1),
-    eventLoopUtilization: z.number().min(0).max(1).meta({ description: 'The busiest generator thread\'s event-loop utilization over the run.' }),
-    eventLoopDelayP99Ms: ms,
-  }),
+  generator: Generator,
   warnings: z.array(z.string()).meta({ description: 'When the generator itself may have been the bottleneck (busy or lagging event loop), or requests were dropped.' }),
   counted: CountCheck,
 }).meta({ id: 'LoadReport', description: 'What a load test did.' });
@@ -113,6 +115,7 @@ export const SearchStep = z.object({
   errors: z.number().min(0).max(100).meta({ description: 'Percent failed or dropped.' }),
   succeeded: count.meta({ description: '2xx answers, the warm-up\'s included.' }),
   warnings: z.array(z.string()),
+  generator: Generator,
 }).meta({ id: 'SearchStep' });
 
 export const SearchSpecSchema = z.object({
