@@ -140,3 +140,18 @@ export async function interleaved(targets: Array<{ name: string; child: Child }>
     return { server: name, ...s, rpsVsKoa: Math.round((s.rps / base.rps) * 100) / 100, cpuVsKoa: Math.round((s.cpuUsPerRequest / base.cpuUsPerRequest) * 100) / 100 };
   });
 }
+
+/**
+ * Runs a load-test job on `server` (POST `path` with `body`, answered 202 at once) and waits for
+ * it, polling its record every `pollMs`: a long run is never one HTTP request held open for minutes.
+ * Resolves with the finished job's report; throws when the job failed.
+ */
+export async function runJob<Report>(server: Child, path: string, body: object, pollMs = 500): Promise<Report> {
+  const job = await got.post(`${server.url}${path}`, { json: { ...body, async: true } }).json<{ id: string }>();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    const now = await got(`${server.url}/test/jobs/${job.id}`).json<{ status: string; error: string | null; report: Report | null }>();
+    if (now.status === 'failed') throw new Error(`load test ${job.id} failed: ${now.error}`);
+    if ((now.status === 'done' || now.status === 'cancelled') && now.report) return now.report;
+  }
+}

@@ -2,8 +2,10 @@
 // npm run bench -- --cluster: /api/* on a local Redis Cluster with 2 workers, 1 shard vs 3 (bench/cluster.ts)
 // npm run bench -- --only api [--also before=/path/to/other/checkout]: phase 1 and its targets alone, to measure a
 // change to the hit path (--also adds another build's default and counter-only servers to the same rounds)
+// npm run bench -- --only loadgen [--rounds 3 --million 1000000]: phase 3 and its targets alone, on the default
+// server, written to bench/results/loadgen-<date>.json (7 minutes on 2 cores, nearly 3 of them the staged run)
 // npm run bench -- --smoke --duration 0.5: every phase, as short as it goes (the test suite's check that the script runs)
-// The whole benchmark, in one process tree on loopback, about a minute with the defaults:
+// The whole benchmark, in one process tree on loopback, about a minute with the defaults, and phase 3's 7:
 // 1. /api/* with random paths from a large vocabulary, on each server configuration, on a bare
 //    Koa hello-world and on a naive Koa + ZINCRBY counter, interleaved round after round: median req/s, p50, p99, CPU µs per request
 //    of the server and of Redis, and the ratios to bare Koa.
@@ -11,19 +13,20 @@
 //    (--stats-paths), and a full GET /stats of the million (time to first byte, wall time, the
 //    server's peak RSS growth).
 // 2b. a full GET /stats of 100,000 paths plain, gzip and brotli: size, first byte and wall time (bench/compression.ts).
-// 3. POST /test/10000?concurrency=50 next to autocannon -a 10000 -c 50 on the same server.
+// 3. The load generator on the default server (bench/loadgen-phases.ts): POST /test/10000?concurrency=50 next to
+//    autocannon -a 10000 -c 50 and wrk -c 50 (req/s, p50, p99, the report's warnings); its breaking point vs one
+//    found by hand with autocannon -R steps; a 1,000,000-request staged run (the server's RSS, /health).
 // 4. The targets of bench/targets.ts, each with its figure and "met" or "missed".
 // Prints tables and writes bench/results/<date>.json.
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import got from 'got';
 import { Redis } from 'ioredis';
-import type { JobReport } from '../src/loadgen/jobs.js';
 import { shardKeys } from '../src/redis/keys.js';
-import { build, interleaved, machine, measure, median, rssBytes, startNode, startRedis, UNLIMITED, type Child, type Measurement } from './lib.js';
+import { build, interleaved, machine, measure, rssBytes, startNode, startRedis, UNLIMITED, type Child, type Measurement } from './lib.js';
 import { fullReads } from './compression.js';
-import { apiTargets, judge, type StatsRates } from './targets.js';
+import { loadgenPhases } from './loadgen-phases.js';
+import { apiTargets, judge, onlyLoadgenTargets, type StatsRates } from './targets.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,7 +42,10 @@ const { values } = parseArgs({
     // figures mean nothing.
     smoke: { type: 'boolean', default: false },
     // `api`: only phase 1 and its targets, for measuring a change to the hit path quickly.
+    // `loadgen`: only phase 3 (the load generator) and its targets, on the default server.
     only: { type: 'string' },
+    // Requests of phase 3's staged run: 1,000,000 (3,000 with --smoke).
+    million: { type: 'string' },
     // `<label>=<dir>`: also measure another build of hitcounter (a checkout with dist/ built), default
     // settings and counter only, in the same interleaved rounds: before/after figures for a change.
     also: { type: 'string', multiple: true, default: [] },
@@ -52,7 +58,8 @@ const vocabulary = Number(values.paths);
 const statsPaths = Number(values['stats-paths']);
 const smoke = values.smoke;
 const warmup = smoke ? 0.2 : 1;
-const loadgenRequests = smoke ? 1000 : 10_000;
+const loadgen = { smoke, rounds, million: Number(values.million ?? (smoke ? 3000 : 1_000_000)) };
+if (values.only !== undefined && !['api', 'loadgen'].includes(values.only)) throw new Error(`Expected \`--only\` to be api or loadgen, not ${values.only}`);
 // Issue 16's compression figures are of 100,000 paths (fewer when --stats-paths is smaller, as in the smoke run).
 const compressionPaths = Math.min(100_000, statsPaths);
 
@@ -67,12 +74,24 @@ async function main(): Promise<void> {
   const { redis, cleanup } = await startRedis();
   const started: Child[] = [];
   const start = async (...args: Parameters<typeof startNode>) => { const child = await startNode(...args); started.push(child); return child; };
+  const defaults = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default:', RATE_LIMITS: UNLIMITED, WORKERS: '1' };
   try {
+    if (values.only === 'loadgen') {
+      const figures = await loadgenPhases(await start('dist/server.js', defaults), loadgen);
+      const verdicts = onlyLoadgenTargets(figures, figures.exact);
+      console.table(verdicts);
+      const date = new Date().toISOString();
+      const summary = { command: `npm run bench -- --only loadgen${smoke ? ' --smoke' : ''} --rounds ${rounds} --million ${loadgen.million}`, machine: machine(), date, loadgen: figures.latency, search: figures.search, million: figures.million, targets: verdicts };
+      const file = values.out ?? new URL(`results/loadgen-${date.slice(0, 10)}.json`, import.meta.url).pathname;
+      await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
+      console.log(`written to ${file}`);
+      return;
+    }
     // ---- 1. /api/* against bare Koa, interleaved ----
     const targets: Array<{ name: string; child: Child }> = [
       { name: 'bare Koa hello-world', child: await start('bench/koa-hello.mjs', {}, '/') },
       { name: 'naive Koa + router + ZINCRBY', child: await start('bench/koa-naive.mjs', { REDIS_URL: redis.url }) },
-      { name: 'hitcounter, default settings, 1 worker', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default:', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
+      { name: 'hitcounter, default settings, 1 worker', child: await start('dist/server.js', defaults) },
       { name: 'hitcounter, default settings, 2 workers', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default2:', RATE_LIMITS: UNLIMITED, WORKERS: '2' }) },
       { name: 'hitcounter, write-behind (default analytics)', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:wb:', RATE_LIMITS: UNLIMITED, WORKERS: '1', WRITE_BEHIND: 'true' }) },
       { name: 'hitcounter, event log off', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:noevents:', EVENTS_ENABLED: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
@@ -154,31 +173,23 @@ async function main(): Promise<void> {
 
     client.disconnect();
 
-    // ---- 3. the built-in load generator next to autocannon ----
-    const server = targets[2]!.child;
-    const loadgen: Array<{ autocannon: number; loadgen: number; ratio: number }> = [];
-    let exact = true;
-    for (let round = 1; round <= rounds; round++) {
-      const ac = await autocannon({ url: `${server.url}/api/bench/autocannon`, connections: 50, amount: loadgenRequests, sampleInt: 10 });
-      const acRps = ac.requests.total / ac.duration;
-      const report = await got.post(`${server.url}/test/${loadgenRequests}?concurrency=50`).json<JobReport>();
-      loadgen.push({ autocannon: Math.round(acRps), loadgen: Math.round(report.requestsPerSecond), ratio: Math.round((report.requestsPerSecond / acRps) * 100) / 100 });
-      exact &&= report.counted.equalsSucceeded;
-    }
-    console.table(loadgen);
+    // ---- 3. the built-in load generator on the default server ----
+    const figures = await loadgenPhases(targets[2]!.child, loadgen);
 
-    // ---- 4. the targets (issue 14), each with its figure and met or missed ----
-    const verdicts = judge(api, rates, exact, compression);
+    // ---- 4. the targets (issues 14, 16, 17), each with its figure and met or missed ----
+    const verdicts = judge(api, rates, figures.exact, compression, figures);
     console.table(verdicts);
 
     const summary = {
-      command: `npm run bench --${smoke ? ' --smoke' : ''} --duration ${duration} --rounds ${rounds} --connections ${connections} --paths ${vocabulary} --stats-paths ${statsPaths}`,
+      command: `npm run bench --${smoke ? ' --smoke' : ''} --duration ${duration} --rounds ${rounds} --connections ${connections} --paths ${vocabulary} --stats-paths ${statsPaths} --million ${loadgen.million}`,
       machine: machine(),
       date: new Date().toISOString(),
       api,
       stats,
       compression: { paths: compressionPaths, reads: compression },
-      loadgen: { rounds: loadgen, medianRatio: median(loadgen.map((r) => r.ratio)) },
+      loadgen: figures.latency,
+      search: figures.search,
+      million: figures.million,
       targets: verdicts,
     };
     const file = values.out ?? new URL(`results/${summary.date.slice(0, 10)}.json`, import.meta.url).pathname;

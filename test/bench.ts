@@ -134,7 +134,7 @@ test('the targets are judged on ratios, with met and missed on the right side of
 const loadgen: LoadgenFigures = {
   latency: { requests: 10_000, concurrency: 50, medianRatio: 0.5, latencyRatios: { p50VsAutocannon: 1.5, p99VsAutocannon: 1 / 1.5, p50VsWrk: 1, p99VsWrk: 1.5 } },
   search: { objective: { p99: 20, errors: 0.1 }, ratio: 0.9 },
-  million: { requests: 1_000_000, rssGrowthMB: 150, health: { polls: 600, failures: 0, maxLatencyMs: 40 } },
+  million: { requests: 1_000_000, rssGrowthMB: 150, health: { polls: 600, failures: 0, maxLatencyMs: 40, maxLatencyAtS: 1 } },
 };
 
 const loadgenRows = [
@@ -155,7 +155,7 @@ test('the load generator\'s targets: latencies within 1.5× either way, the brea
   const off: LoadgenFigures = {
     latency: { ...loadgen.latency, medianRatio: 0.499, latencyRatios: { p50VsAutocannon: 1.501, p99VsAutocannon: 0.666, p50VsWrk: 0.66, p99VsWrk: 1.51 } },
     search: { ...loadgen.search, ratio: 1.101 },
-    million: { ...loadgen.million, rssGrowthMB: 151, health: { polls: 600, failures: 1, maxLatencyMs: 1000 } },
+    million: { ...loadgen.million, rssGrowthMB: 151, health: { polls: 600, failures: 1, maxLatencyMs: 1000, maxLatencyAtS: 1 } },
   };
   t.deepEqual(verdicts(off), Array(8).fill('missed'));
   t.is(loadgenTargets({ ...loadgen, search: { ...loadgen.search, ratio: 0.899 } })[5]!.verdict, 'missed');
