@@ -199,3 +199,26 @@ test('drain gives up after timeoutMs of real time even when the injected clock s
   await wb.drain(300);
   t.is(wb.pendingHits, 1, 'nothing could be flushed, and drain returned anyway');
 });
+
+test('a drain that starts while a flush is on the wire waits for it: nothing acknowledged is left behind at a stop', async (t) => {
+  const parts = await hitParts<Group>(t);
+  // The sender holds the first flush's call until the test lets it go.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  const send = parts.sender.send.bind(parts.sender);
+  let calls = 0;
+  const sender = { ...parts.sender, send: async (...args: Parameters<typeof send>) => { if (calls++ === 0) await held; return send(...args); } } as typeof parts.sender;
+  const wb = writeBehind(t, parts, { sender });
+  wb.record(hitAt('/api/a'));
+  const first = wb.flush(); // as the timer would: the hit is off the pending list and on its way
+  t.is(wb.pendingHits, 1, 'a hit on the wire is still pending');
+  let drained = false;
+  const drain = wb.drain(60_000).then(() => { drained = true; });
+  // The drain cannot be done before the flush it found on the wire has its reply.
+  await new Promise((resolve) => setImmediate(resolve));
+  t.false(drained);
+  release();
+  await Promise.all([first, drain]);
+  t.is(wb.pendingHits, 0);
+  t.is(await parts.redis.zscore(parts.keys.hits, '/api/a'), '1');
+});

@@ -49,9 +49,16 @@ export class WriteBehind {
   // The last all-time totals flushes returned, for the counts write-behind answers with.
   readonly #lastKnown = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
+  // Flushes run one at a time, each after the last: a drain that starts while the timer's flush is
+  // on the wire waits for it, rather than finding nothing pending and stopping before it lands.
+  #flushing: Promise<void> = Promise.resolve();
+  // Hits taken off #pending by the flush in progress, until their replies are in.
+  #sending = 0;
 
   constructor(private readonly o: WriteBehindOptions) {
-    this.#timer = setInterval(() => void this.flush(), o.flushIntervalMs).unref();
+    this.#timer = setInterval(() => {
+      this.flush().catch((error: unknown) => o.logger.error({ err: error }, 'a write-behind flush failed; its hits wait for the next one'));
+    }, o.flushIntervalMs).unref();
   }
 
   /** Sums the hit and returns the path's count as this process knows it, without waiting. */
@@ -79,9 +86,9 @@ export class WriteBehind {
     if (group.unhashed) for (const identity of group.unhashed) (pending.unhashed ??= new Set()).add(identity);
   }
 
-  /** Hits acknowledged and not yet known to be in Redis. */
+  /** Hits acknowledged and not yet known to be in Redis: pending, on the wire, or in the ledger. */
   get pendingHits(): number {
-    let count = 0;
+    let count = this.#sending;
     for (const paths of this.#pending.values()) for (const group of paths.values()) count += group.count;
     for (const item of this.o.ledger.items()) if (item.kind === 'flushed') count += item.group.count;
     return count;
@@ -104,22 +111,35 @@ export class WriteBehind {
     }
   }
 
-  async flush(): Promise<void> {
+  /** Sends what is pending; resolves when it (and any flush before it) has its replies. */
+  flush(): Promise<void> {
+    const next = this.#flushing.then(() => this.#flushOnce());
+    this.#flushing = next.catch(() => {});
+    return next;
+  }
+
+  async #flushOnce(): Promise<void> {
     if (this.#pending.size === 0) return;
     // Minute by minute, so that each call of add-hits.lua covers one minute's bucket keys.
     const groups: Group[] = [];
     for (const minute of [...this.#pending.keys()].sort((a, b) => a - b)) for (const group of this.#pending.get(minute)!.values()) groups.push(group);
     this.#pending.clear();
+    const taken = groups.reduce((sum, group) => sum + group.count, 0);
+    this.#sending += taken;
     try {
-      await this.#hashVisitors(groups);
-    } catch (error) {
-      this.o.logger.debug({ err: error }, 'no visitor salt yet; write-behind hits wait for the next flush');
-      return groups.forEach((group) => this.requeue(group));
+      try {
+        await this.#hashVisitors(groups);
+      } catch (error) {
+        this.o.logger.debug({ err: error }, 'no visitor salt yet; write-behind hits wait for the next flush');
+        return groups.forEach((group) => this.requeue(group));
+      }
+      // One pipeline per shard (one slot each on Redis Cluster), all in flight together.
+      const byShard = groupByShard(groups, (group) => shardOf(group.path, this.o.callKeys.length));
+      await Promise.all([...byShard].map(([shard, list]) => this.#flushShard(shard, list)));
+      if (this.#lastKnown.size > MAX_LAST_KNOWN) this.#lastKnown.clear();
+    } finally {
+      this.#sending -= taken;
     }
-    // One pipeline per shard (one slot each on Redis Cluster), all in flight together.
-    const byShard = groupByShard(groups, (group) => shardOf(group.path, this.o.callKeys.length));
-    await Promise.all([...byShard].map(([shard, list]) => this.#flushShard(shard, list)));
-    if (this.#lastKnown.size > MAX_LAST_KNOWN) this.#lastKnown.clear();
   }
 
   async #flushShard(shard: number, groups: Group[]): Promise<void> {
