@@ -1,4 +1,5 @@
 import test from 'ava';
+import { Redis } from 'ioredis';
 import { startApp } from './helpers/app.js';
 import { ManualClock } from './helpers/clock.js';
 import { eventually } from './helpers/eventually.js';
@@ -27,6 +28,12 @@ test('with Redis gone, /health is 503 and hits are 503 with Retry-After, countin
   t.teardown(() => redis.stop());
   const app = await startApp(t, redis.url);
   t.is((await app.http.get('api/before')).statusCode, 200);
+  // With appendfsync everysec, Redis postpones writing its AOF buffer by up to 2 s while a slow
+  // fsync runs (a loaded disk), replying meanwhile: a kill then would lose the hit, as the README
+  // says. The kill waits until the buffer has reached the file, which a process crash keeps.
+  const admin = new Redis(redis.url);
+  await eventually(async () => /aof_buffer_length:0\r?\n/.test(await admin.info('persistence')), { what: 'the AOF buffer to reach the file' });
+  admin.disconnect();
   await redis.process!.kill();
 
   const health = await app.http.get<{ status: string; redis: { status: string } }>('health');
