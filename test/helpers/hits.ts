@@ -16,6 +16,7 @@ import { loadScripts, type Scripts } from '../../src/redis/scripts.js';
 import { RedisConnection } from '../../src/redis/connection.js';
 import { PATIENT_REDIS_MS, prefixedRedis } from './app.js';
 import { ManualClock } from './clock.js';
+import { eventually } from './eventually.js';
 import { startLocalRedis } from './redis.js';
 
 /** Mid-minute, so that a test moving the clock a few seconds stays in one minute bucket. */
@@ -91,7 +92,9 @@ export async function privateRedis(t: ExecutionContext, { commandTimeoutMs = PAT
   const admin = new Redis(server.url);
   // Teardowns run last-registered first: the clients go before the server.
   t.teardown(() => { connection.client.disconnect(); admin.disconnect(); });
-  await connection.connect();
+  // connect() pings with the client's own timeout, which a test may set to 200 ms: on a loaded
+  // machine a Redis just started can take longer to answer its first command, so it is retried.
+  await eventually(() => connection.connect().then(() => true, () => false), { what: 'the private Redis to answer a ping' });
   return { redis: connection.client, admin, prefix: `test:${randomUUID()}:` };
 }
 
