@@ -11,7 +11,7 @@ import { resolveStage, type StagePlan } from '../loadgen/stages.js';
 import { selfUrl } from '../loadgen/target.js';
 import type { Services } from '../services.js';
 import type { Settings } from '../settings.js';
-import { route, type RouteDeclaration } from './declare.js';
+import { route, type ResponseDeclaration, type RouteDeclaration } from './declare.js';
 import { jobIdParam, searchBody, simpleOptions, stagedBody } from './loadtest-inputs.js';
 import { Job, LoadReport, SearchReport } from './loadtest-schemas.js';
 import { flag, integer, query } from './schemas.js';
@@ -51,6 +51,19 @@ export function routes(services: Services): RouteDeclaration[] {
   const tooMany = { ref: 'TooManyRequests', description: `\`loadtest.maxRunningJobs\` (${loadtest.maxRunningJobs}) jobs already running across all replicas (\`Retry-After: 5\`), or the \`write\` rate limit.` };
   const tooLarge = { ref: 'PayloadTooLarge', description: `The JSON body is over \`server.maxBodyBytes\` (${settings.server.maxBodyBytes}).` };
   const failed = { ref: 'InternalError', description: 'The load test failed (the job says why), or an unexpected error.' };
+  /**
+   * What every route that starts a job answers, around its own 200 and 400: 202 with the queued
+   * job, and the refusals of a body too large, too many jobs, a failed run, Redis down.
+   */
+  const jobResponses = ({ 200: ok, 400: bad }: { 200: ResponseDeclaration; 400: ResponseDeclaration }): Record<number, ResponseDeclaration> => ({
+    200: ok,
+    202: { description: 'With `async` or `Prefer: respond-async`: the queued job.', headers: { Location: 'JobLocation' }, content: { 'application/json': Job } },
+    400: bad,
+    413: tooLarge,
+    429: tooMany,
+    500: failed,
+    503: redisUnavailable,
+  });
   const json = jsonBody({ maxBytes: settings.server.maxBodyBytes, maxDepth: settings.server.maxJsonDepth });
 
   /** The plan of a run of `stages`, with the options every run shares. */
@@ -109,15 +122,10 @@ export function routes(services: Services): RouteDeclaration[] {
         description: 'The same parameters as the query string, as JSON (the query string wins). Any other content type is ignored.',
       },
       before: [...json, optionsBody],
-      responses: {
+      responses: jobResponses({
         200: { description: 'The report, when the run ended (also when it was cancelled: `cancelled: true`).', headers: { 'Content-Location': 'JobLocation' }, content: { 'application/json': LoadReport } },
-        202: { description: 'With `async` or `Prefer: respond-async`: the queued job.', headers: { Location: 'JobLocation' }, content: { 'application/json': Job } },
         400: { ref: 'BadRequest', description: 'A parameter out of range or unknown, a `target` not on loopback, a malformed JSON body or one that is not an object, one nested deeper than `server.maxJsonDepth`; or a request Node\'s HTTP parser rejected, then without `X-Request-Id`.' },
-        413: tooLarge,
-        429: tooMany,
-        500: failed,
-        503: redisUnavailable,
-      },
+      }),
       handler: async (ctx, { params, query: fromQuery, body: fromBody }) => {
         const given = { ...fromBody, ...fromQuery };
         const stage = { concurrency: given.concurrency ?? loadtest.defaultConcurrency, rate: given.rate };
@@ -144,15 +152,10 @@ export function routes(services: Services): RouteDeclaration[] {
       query: query({ async: flag().optional().meta({ description: '`1`/`true`: answer 202 at once with the queued job.' }) }),
       body: { schema: stagedBody(loadtest), description: 'The stages, and the options every run shares.', required: true },
       before: [...json],
-      responses: {
+      responses: jobResponses({
         200: { description: 'The report, when the run ended (also when it was cancelled: `cancelled: true`).', headers: { 'Content-Location': 'JobLocation' }, content: { 'application/json': LoadReport } },
-        202: { description: 'With `async` or `Prefer: respond-async`: the queued job.', headers: { Location: 'JobLocation' }, content: { 'application/json': Job } },
         400: { ref: 'BadRequest', description: 'A stage without a duration or a count or with both, a value out of range, unknown fields, too many stages, too many requests or too long in all (`loadtest.maxRequests`, `loadtest.maxDurationMs`), only warm-up stages, a `target` not on loopback; a body that is not a JSON object.' },
-        413: tooLarge,
-        429: tooMany,
-        500: failed,
-        503: redisUnavailable,
-      },
+      }),
       handler: async (ctx, { query: { async: respondAsync }, body }) => {
         const stages = body.stages.map((stage) => resolveStage(stage, loadtest.defaultConcurrency));
         await runJob(ctx, planOf(ctx, stages, body), null, body.async ?? respondAsync);
@@ -170,15 +173,10 @@ export function routes(services: Services): RouteDeclaration[] {
       query: query({ async: flag().optional().meta({ description: '`1`/`true`: answer 202 at once with the queued job.' }) }),
       body: { schema: searchBody(loadtest), description: 'The objective, the bounds, and the options every run shares.', required: true },
       before: [...json],
-      responses: {
+      responses: jobResponses({
         200: { description: 'The search\'s report, when it ended.', headers: { 'Content-Location': 'JobLocation' }, content: { 'application/json': SearchReport } },
-        202: { description: 'With `async` or `Prefer: respond-async`: the queued job.', headers: { Location: 'JobLocation' }, content: { 'application/json': Job } },
         400: { ref: 'BadRequest', description: 'An objective that bounds nothing, a bound out of range or unknown, `minRate` above `maxRate`, steps that would last longer than `loadtest.maxDurationMs` in all or send more than `loadtest.maxRequests` each; a body that is not a JSON object.' },
-        413: tooLarge,
-        429: tooMany,
-        500: failed,
-        503: redisUnavailable,
-      },
+      }),
       handler: async (ctx, { query: { async: respondAsync }, body }) => {
         const spec: SearchSpec = {
           objective: body.objective,
