@@ -14,14 +14,14 @@
 // one's. The clients take turns, in a rotated order each round, after a warm-up of each, and
 // the medians are reported. req/s is wall-clock and shares the machine with the server, so it
 // is a secondary figure: on a 2-core machine it is bounded by the server as much as the client.
-import { spawn } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import got, { type Got } from 'got';
 import { createLoadClient } from '../src/loadgen/client.js';
+import { bareClient, startOkServer, type Client } from './bare-http.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,8 +38,6 @@ const headers = { 'user-agent': 'hitcounter-loadgen', 'x-hitcounter-loadgen': 'b
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-
-interface Client { send(path: string): Promise<number>; close(): void }
 
 /** runner.ts's httpClient and send before client.ts, copied as they were. */
 function oldClient(target: string): Client {
@@ -65,41 +63,11 @@ function oldClient(target: string): Client {
   return { send, close: () => agent.destroy() };
 }
 
-function bareClient(target: string): Client {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
-  const { hostname, port } = new URL(target);
-  const send = (path: string) => new Promise<number>((resolve, reject) => {
-    const req = request({ agent, hostname, port, path, headers }, (res) => {
-      res.once('error', reject);
-      res.once('end', () => resolve(res.statusCode!));
-      res.resume();
-    });
-    req.once('error', reject);
-    req.end();
-  });
-  return { send, close: () => agent.destroy() };
-}
-
 const clients: Record<string, (target: string) => Client> = {
   old: oldClient,
   new: (target) => createLoadClient({ target, concurrency, timeoutMs, headers }),
-  bare: bareClient,
+  bare: (target) => bareClient(target, concurrency, headers),
 };
-
-/** A plain node:http server in its own process, answering every request with 200 "ok". */
-async function startServer(): Promise<{ target: string; stop: () => void }> {
-  const code = `
-    const http = require('node:http');
-    const server = http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 }); res.end('ok'); });
-    server.keepAliveTimeout = 60000;
-    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<string>((resolve, reject) => {
-    child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
-    child.once('exit', () => reject(new Error('the server exited before listening')));
-  });
-  return { target: `http://127.0.0.1:${port}`, stop: () => child.kill() };
-}
 
 interface Sample { cpuUsPerRequest: number; userUs: number; systemUs: number; rps: number }
 
@@ -126,7 +94,7 @@ async function run(client: Client, n: number): Promise<Sample> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  const server = await startServer();
+  const server = await startOkServer();
   const names = Object.keys(clients);
   const open = Object.fromEntries(names.map((name) => [name, clients[name]!(server.target)]));
   try {

@@ -36,6 +36,9 @@ export interface LatencyRound {
 
 export interface LatencyRatios { p50VsAutocannon: number; p99VsAutocannon: number; p50VsWrk: number | null; p99VsWrk: number | null }
 
+/** One client's medians over the rounds: req/s, and p50 and p99 in ms as it reports them. */
+export interface ClientMedians { rps: number; p50: number; p99: number }
+
 export interface LatencyPhase {
   requests: number;
   concurrency: number;
@@ -46,6 +49,8 @@ export interface LatencyPhase {
   /** Medians over the rounds. */
   medianRatio: number;
   latencyRatios: LatencyRatios;
+  /** autocannon's and wrk's own medians: what the generator's ceiling is held against (targets.ts). */
+  reference: { autocannon: ClientMedians; wrk: ClientMedians | null };
   loadgenRps: number;
   /** The generator's CPU µs per request: the server process's under POST /test minus under autocannon (medians). */
   generatorCpuUsPerRequest: number;
@@ -54,7 +59,7 @@ export interface LatencyPhase {
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 // autocannon's histogram keeps whole ms (5 is 5.0 to 5.99 ms): compared at the middle of that bucket.
-const acMs = (ms: number) => ms + 0.5;
+export const acMs = (ms: number) => ms + 0.5;
 
 export async function latencyPhase(server: Child, options: { rounds: number; requests: number; concurrency: number; wrk: string | null }): Promise<LatencyPhase> {
   const { rounds, requests, concurrency, wrk } = options;
@@ -139,6 +144,10 @@ export async function latencyPhase(server: Child, options: { rounds: number; req
       p99VsAutocannon: med((r) => r.latencyRatios.p99VsAutocannon)!,
       p50VsWrk: med((r) => r.latencyRatios.p50VsWrk),
       p99VsWrk: med((r) => r.latencyRatios.p99VsWrk),
+    },
+    reference: {
+      autocannon: { rps: med((r) => r.autocannon)!, p50: med((r) => r.p50.autocannon)!, p99: med((r) => r.p99.autocannon)! },
+      wrk: wrk ? { rps: med((r) => r.wrk)!, p50: med((r) => r.p50.wrk)!, p99: med((r) => r.p99.wrk)! } : null,
     },
     loadgenRps: med((r) => r.loadgen)!,
     generatorCpuUsPerRequest: r2(med((r) => r.cpuUsPerRequest.loadgen! - r.cpuUsPerRequest.autocannon!)!),

@@ -3,8 +3,11 @@
 //   3a. closed model next to autocannon and wrk (loadgen-latency.ts): req/s, p50 and p99 ratios,
 //       the report's `generator` figures and `warnings`, the generator's CPU per request;
 //   3b. the breaking point: POST /test/search vs autocannon -R steps by hand (loadgen-search.ts);
-//   3c. a 1,000,000-request staged run: the server's RSS and /health (loadgen-million.ts).
+//   3c. a 1,000,000-request staged run: the server's RSS and /health (loadgen-million.ts);
+//   3d. the generator's own ceiling, alone against a server that costs nothing, next to bare
+//       node:http (loadgen-ceiling.ts): what proves a missed target out of reach with got.
 import type { Child } from './lib.js';
+import { ceilingPhase, type CeilingPhase } from './loadgen-ceiling.js';
 import { latencyPhase, type LatencyPhase } from './loadgen-latency.js';
 import { millionPhase, type MillionPhase } from './loadgen-million.js';
 import { CONCURRENCY, searchPhase, type SearchPhase } from './loadgen-search.js';
@@ -21,6 +24,7 @@ export interface LoadgenPhases {
   latency: LatencyPhase;
   search: SearchPhase;
   million: MillionPhase;
+  ceiling: CeilingPhase;
   /** Every generator run of the phase counted exactly its successes in Redis. */
   exact: boolean;
 }
@@ -69,5 +73,17 @@ export async function loadgenPhases(server: Child, { smoke, rounds, million: mil
   }]);
   for (const warning of million.warnings) console.log(`  warning: ${warning}`);
 
-  return { latency, search, million, exact: latency.exact && search.search.counted && million.counted };
+  // ---- 3d. the generator's own ceiling ----
+  // At the concurrency of 3a and of 3b's steps; the server above idles meanwhile.
+  const ceiling = await ceilingPhase({ concurrencies: [latency.concurrency, spec.concurrency], requests: smoke ? 1000 : 20_000, rounds });
+  console.table(ceiling.rows.flatMap((r) => (['generator', 'bare'] as const).map((client) => ({
+    concurrency: r.concurrency,
+    client: client === 'generator' ? `POST /test's generator (${r.threads} thread)` : 'bare node:http',
+    'req/s': r[client].rps,
+    'p50 ms': r[client].p50,
+    'p99 ms': r[client].p99,
+    'thread busy': r[client].eventLoopUtilization,
+  }))));
+
+  return { latency, search, million, ceiling, exact: latency.exact && search.search.counted && million.counted };
 }

@@ -26,7 +26,7 @@ import { shardKeys } from '../src/redis/keys.js';
 import { build, interleaved, machine, measure, rssBytes, startNode, startRedis, UNLIMITED, type Child, type Measurement } from './lib.js';
 import { fullReads } from './compression.js';
 import { loadgenPhases } from './loadgen-phases.js';
-import { apiTargets, judge, onlyLoadgenTargets, type StatsRates } from './targets.js';
+import { apiTargets, judge, onlyLoadgenTargets, showTargets, type StatsRates } from './targets.js';
 
 const { values } = parseArgs({
   options: {
@@ -79,9 +79,9 @@ async function main(): Promise<void> {
     if (values.only === 'loadgen') {
       const figures = await loadgenPhases(await start('dist/server.js', defaults), loadgen);
       const verdicts = onlyLoadgenTargets(figures, figures.exact);
-      console.table(verdicts);
+      showTargets(verdicts);
       const date = new Date().toISOString();
-      const summary = { command: `npm run bench -- --only loadgen${smoke ? ' --smoke' : ''} --rounds ${rounds} --million ${loadgen.million}`, machine: machine(), date, loadgen: figures.latency, search: figures.search, million: figures.million, targets: verdicts };
+      const summary = { command: `npm run bench -- --only loadgen${smoke ? ' --smoke' : ''} --rounds ${rounds} --million ${loadgen.million}`, machine: machine(), date, loadgen: figures.latency, search: figures.search, million: figures.million, ceiling: figures.ceiling, targets: verdicts };
       const file = values.out ?? new URL(`results/loadgen-${date.slice(0, 10)}.json`, import.meta.url).pathname;
       await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
       console.log(`written to ${file}`);
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
 
     // ---- 4. the targets (issues 14, 16, 17), each with its figure and met or missed ----
     const verdicts = judge(api, rates, figures.exact, compression, figures);
-    console.table(verdicts);
+    showTargets(verdicts);
 
     const summary = {
       command: `npm run bench --${smoke ? ' --smoke' : ''} --duration ${duration} --rounds ${rounds} --connections ${connections} --paths ${vocabulary} --stats-paths ${statsPaths} --million ${loadgen.million}`,
@@ -190,6 +190,7 @@ async function main(): Promise<void> {
       loadgen: figures.latency,
       search: figures.search,
       million: figures.million,
+      ceiling: figures.ceiling,
       targets: verdicts,
     };
     const file = values.out ?? new URL(`results/${summary.date.slice(0, 10)}.json`, import.meta.url).pathname;

@@ -8,6 +8,7 @@ import test from 'ava';
 import { judge, loadgenTargets, SERVERS, type LoadgenFigures, type TargetRow } from '../bench/targets.js';
 import type { FullRead } from '../bench/compression.js';
 import type { ApiRow } from '../bench/lib.js';
+import type { CeilingPhase, CeilingRow } from '../bench/loadgen-ceiling.js';
 import type { LatencyPhase } from '../bench/loadgen-latency.js';
 import type { MillionPhase } from '../bench/loadgen-million.js';
 import type { SearchPhase } from '../bench/loadgen-search.js';
@@ -35,6 +36,7 @@ test('npm run bench measures every server, /stats and the load generator, and wr
     loadgen: LatencyPhase;
     search: SearchPhase;
     million: MillionPhase;
+    ceiling: CeilingPhase;
     targets: TargetRow[];
   };
   t.deepEqual(result.api.map((row) => row.server), [
@@ -67,7 +69,9 @@ test('npm run bench measures every server, /stats and the load generator, and wr
   const wrk = result.loadgen.wrk !== null;
   t.is(result.targets.length, 11 + 6 + (wrk ? 2 : 0));
   t.true(output.includes(wrk ? `wrk: ${result.loadgen.wrk}` : 'wrk not installed'), output);
-  t.true(result.targets.every((row) => Number.isFinite(row.figure) && ['met', 'missed'].includes(row.verdict)), JSON.stringify(result.targets));
+  t.true(result.targets.every((row) => Number.isFinite(row.figure) && ['met', 'missed', 'out of reach with got'].includes(row.verdict)), JSON.stringify(result.targets));
+  // Only a missed target can be out of reach, and then it says why; the others say nothing more.
+  t.true(result.targets.every((row) => (row.verdict === 'out of reach with got') === (row.proof !== undefined)), JSON.stringify(result.targets));
   t.like(result.targets.at(-1), { figure: 1, verdict: 'met' });
   const [round] = result.loadgen.rounds;
   t.true(round!.loadgen > 0 && round!.autocannon > 0 && (round!.wrk ?? 0) >= 0);
@@ -85,6 +89,14 @@ test('npm run bench measures every server, /stats and the load generator, and wr
   // The staged run sent every one of its requests (or dropped them), while /health was asked.
   t.is(result.million.completed + result.million.dropped, 3000);
   t.true(result.million.health.polls > 0 && result.million.rssPeakMB > 0, JSON.stringify(result.million));
+  // The generator's ceiling, and bare node:http's, at the latency phase's concurrency and the search's.
+  t.deepEqual(result.ceiling.rows.map((r) => r.concurrency), [50, result.search.spec.concurrency]);
+  for (const r of result.ceiling.rows) {
+    for (const figures of [r.generator, r.bare]) {
+      t.true(figures.rps > 0 && figures.p50 > 0 && figures.p99 >= figures.p50, JSON.stringify(r));
+      t.true(figures.eventLoopUtilization > 0 && figures.eventLoopUtilization <= 1, JSON.stringify(r));
+    }
+  }
 });
 
 test('wrk is looked for on the PATH, and its absence is no error', async (t) => {
@@ -130,11 +142,27 @@ test('the targets are judged on ratios, with met and missed on the right side of
   t.throws(() => judge(api, [], true, reads.slice(0, 1), loadgen), { message: 'bench targets: no gzip read of /stats' });
 });
 
+/** A ceiling run's figures (bench/loadgen-ceiling.ts) at a concurrency, saturated or not. */
+const ceilingRow = (concurrency: number, generator: { rps: number; p50: number; p99: number }, eventLoopUtilization: number): CeilingRow => ({
+  concurrency,
+  threads: 1,
+  generator: { ...generator, eventLoopUtilization },
+  bare: { rps: 20_000, p50: 1, p99: 2, eventLoopUtilization: 0.98 },
+});
+
 /** The load generator's figures on every bound (met), as the phases of bench/loadgen-phases.ts report them. */
 const loadgen: LoadgenFigures = {
-  latency: { requests: 10_000, concurrency: 50, medianRatio: 0.5, latencyRatios: { p50VsAutocannon: 1.5, p99VsAutocannon: 1 / 1.5, p50VsWrk: 1, p99VsWrk: 1.5 } },
-  search: { objective: { p99: 20, errors: 0.1 }, ratio: 0.9 },
+  latency: {
+    requests: 10_000,
+    concurrency: 50,
+    medianRatio: 0.5,
+    latencyRatios: { p50VsAutocannon: 1.5, p99VsAutocannon: 1 / 1.5, p50VsWrk: 1, p99VsWrk: 1.5 },
+    reference: { autocannon: { rps: 10_000, p50: 1.5, p99: 5.5 }, wrk: { rps: 12_000, p50: 2, p99: 6 } },
+  },
+  search: { objective: { p99: 20, errors: 0.1 }, ratio: 0.9, spec: { concurrency: 10 }, byHand: { breakingPoint: 10_000 } },
   million: { requests: 1_000_000, rssGrowthMB: 150, health: { polls: 600, failures: 0, maxLatencyMs: 40, maxLatencyAtS: 1 } },
+  // Ceilings that prove nothing: as fast as the references, as low in latency.
+  ceiling: { rows: [ceilingRow(50, { rps: 10_000, p50: 2, p99: 6 }, 1), ceilingRow(10, { rps: 10_000, p50: 1, p99: 2 }, 1)] },
 };
 
 const loadgenRows = [
@@ -156,6 +184,7 @@ test('the load generator\'s targets: latencies within 1.5× either way, the brea
     latency: { ...loadgen.latency, medianRatio: 0.499, latencyRatios: { p50VsAutocannon: 1.501, p99VsAutocannon: 0.666, p50VsWrk: 0.66, p99VsWrk: 1.51 } },
     search: { ...loadgen.search, ratio: 1.101 },
     million: { ...loadgen.million, rssGrowthMB: 151, health: { polls: 600, failures: 1, maxLatencyMs: 1000, maxLatencyAtS: 1 } },
+    ceiling: loadgen.ceiling,
   };
   t.deepEqual(verdicts(off), Array(8).fill('missed'));
   t.is(loadgenTargets({ ...loadgen, search: { ...loadgen.search, ratio: 0.899 } })[5]!.verdict, 'missed');
@@ -164,4 +193,36 @@ test('the load generator\'s targets: latencies within 1.5× either way, the brea
   // Without wrk, its two rows are left out, the others unchanged.
   const withoutWrk = loadgenTargets({ ...loadgen, latency: { ...loadgen.latency, latencyRatios: { ...loadgen.latency.latencyRatios, p50VsWrk: null, p99VsWrk: null } } });
   t.deepEqual(withoutWrk.map((row) => row.target), loadgenRows.filter((row) => !String(row[0]).includes('wrk')).map((row) => row[0]));
+});
+
+test('a missed target is out of reach with got only when the generator\'s own saturated ceiling is on the wrong side of its bound', (t) => {
+  // Missed on the high side (latency) and the low side (rate, breaking point).
+  const missed: LoadgenFigures = {
+    ...loadgen,
+    latency: { ...loadgen.latency, medianRatio: 0.3, latencyRatios: { p50VsAutocannon: 3, p99VsAutocannon: 3, p50VsWrk: 3, p99VsWrk: 3 } },
+    search: { ...loadgen.search, ratio: 0.5 },
+  };
+  // Alone against a server that costs nothing, the generator's p50 is 2.01× autocannon's 2 ms (1.5 + its
+  // half-ms bucket) and wrk's 2 ms, its p99 just over 1.5× their 6 ms, its rates just under the bounds.
+  const slow = (elu: number): LoadgenFigures => ({
+    ...missed,
+    ceiling: { rows: [ceilingRow(50, { rps: 4999, p50: 4.02, p99: 9.01 }, elu), ceilingRow(10, { rps: 8999, p50: 1, p99: 2 }, elu)] },
+  });
+  const rows = loadgenTargets(slow(0.9));
+  t.deepEqual(rows.map((row) => row.verdict), [...Array(6).fill('out of reach with got'), 'met', 'met']);
+  t.is(rows[0]!.proof, "alone in a process, 1 thread(s) 90% busy, against a server that answers at once, at concurrency 50, the generator's p50 is 4.02 ms: already 2.01× autocannon's 2 ms here, and a real server only slows a closed loop (bare node:http, the same way: 1 ms)");
+  t.is(rows[4]!.proof, "alone in a process, 1 thread(s) 90% busy, against a server that answers at once, at concurrency 50, the generator peaks at 4999 req/s: under half of autocannon's 10000 req/s on the real server (bare node:http, the same way: 20000 req/s)");
+  t.regex(rows[5]!.proof!, /at concurrency 10, the generator peaks at 8999 req\/s, closed loop: .* 90% of the 10000 req\/s found by hand is 9000/);
+  // Not saturated: the trivial server, not the generator, may have limited it, so nothing is proven.
+  t.deepEqual(loadgenTargets(slow(0.89)).map((row) => row.verdict), [...Array(6).fill('missed'), 'met', 'met']);
+  // A ceiling on the right side of each bound proves nothing either: 1.5× exactly, half exactly, 90% exactly.
+  const close: LoadgenFigures = { ...missed, ceiling: { rows: [ceilingRow(50, { rps: 5000, p50: 3, p99: 9 }, 1), ceilingRow(10, { rps: 9000, p50: 1, p99: 2 }, 1)] } };
+  t.deepEqual(loadgenTargets(close).map((row) => row.verdict), [...Array(6).fill('missed'), 'met', 'met']);
+  // A latency that reads too low is never excused by a ceiling, nor is a rate that was met.
+  const low: LoadgenFigures = { ...slow(1), latency: { ...missed.latency, medianRatio: 0.5, latencyRatios: { p50VsAutocannon: 0.5, p99VsAutocannon: 0.5, p50VsWrk: 0.5, p99VsWrk: 0.5 } } };
+  const lowRows = loadgenTargets(low);
+  t.deepEqual(lowRows.slice(0, 5).map((row) => row.verdict), ['missed', 'missed', 'missed', 'missed', 'met']);
+  t.true(lowRows.slice(0, 5).every((row) => row.proof === undefined));
+  // No ceiling at the search's concurrency: its row stays missed.
+  t.is(loadgenTargets({ ...slow(1), ceiling: { rows: [slow(1).ceiling.rows[0]!] } })[5]!.verdict, 'missed');
 });

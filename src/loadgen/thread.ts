@@ -24,9 +24,12 @@ export interface Execution<T = RunResult> {
 
 export type ExecuteLoad = (plan: LoadPlan, onProgress: (progress: Progress) => void) => Execution;
 
-// The worker's allocations are short-lived (one request's objects); a small young generation
-// keeps its heap, and so the server's RSS, from growing with the request rate.
-const resourceLimits = { maxYoungGenerationSizeMb: 16 };
+// The worker's allocations are short-lived (one request's objects, about 20 KB of got's): its
+// young generation's size is the trade between GC time and RSS. At 16 MB, scavenges took 14% of
+// the generator's thread and it peaked at 4,300 req/s against a server that costs nothing; at
+// 48 MB, 7,300 to 8,600 (bench/loadgen-ceiling.ts), for ~30 MB more RSS in a long run
+// (bench/loadgen-million.ts measures it against issue 17's 150 MB bound).
+const resourceLimits = { maxYoungGenerationSizeMb: 48 };
 
 // Under tsx (tests, development) this file is .ts, and on Node 20 the --import hook does not
 // reach worker threads, so the worker registers tsx itself before loading its entry.
