@@ -3,11 +3,12 @@
 // at once, hold a response until a condition, or move the run's injected clock, so that no
 // figure depends on the machine's speed. The pacing itself is test/open-model.ts's subject.
 import { createServer, type ServerResponse } from 'node:http';
+import { createHistogram } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { systemClock } from '../src/clock.js';
 import { mergeRuns } from '../src/loadgen/merge.js';
-import { runLoad, type LoadPlan, type RunControl } from '../src/loadgen/runner.js';
+import { lagP99Ms, runLoad, type LoadPlan, type RunControl } from '../src/loadgen/runner.js';
 import { resolveStage } from '../src/loadgen/stages.js';
 import { ManualClock } from './helpers/clock.js';
 
@@ -163,4 +164,19 @@ test('a request slower than the timeout is an ETIMEDOUT error', async (t) => {
   const server = await target(t, () => {});
   const report = await run(plan({ requests: 3, concurrency: 3, requestTimeoutMs: 100, target: server.url }), { clock: systemClock });
   t.deepEqual(report.errors, { ETIMEDOUT: 3 });
+});
+
+test('the event loop\'s lag is what its sampling timer ran late by: an on-time loop, which reads the 10 ms interval itself, lags 0', (t) => {
+  // Recorded as monitorEventLoopDelay records them: the ns between two ticks of a 10 ms timer.
+  const onTime = createHistogram();
+  for (let i = 0; i < 1000; i++) onTime.record(10_000_000 + (i % 3) * 100_000);
+  // (A histogram keeps 3 significant digits: 10.2 ms reads back as up to 10.21.)
+  const near = (actual: number, expected: number) => t.true(Math.abs(actual - expected) <= 0.05, `${actual} vs ${expected}`);
+  near(lagP99Ms(onTime), 0.2);
+  // One tick in ten 35 ms late: the p99 is that tick, and the lag is its 35 ms.
+  const late = createHistogram();
+  for (let i = 0; i < 1000; i++) late.record(i % 10 === 0 ? 45_000_000 : 10_000_000);
+  near(lagP99Ms(late), 35);
+  // Never negative, whatever the interval.
+  t.is(lagP99Ms(onTime, 20), 0);
 });

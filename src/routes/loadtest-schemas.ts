@@ -60,7 +60,7 @@ const figures = {
 const Generator = z.object({
   threads: z.int().min(1),
   eventLoopUtilization: z.number().min(0).max(1).meta({ description: 'The busiest generator thread\'s event-loop utilization over the run.' }),
-  eventLoopDelayP99Ms: ms,
+  eventLoopDelayP99Ms: ms.meta({ description: 'How late the busiest thread\'s event loop ran at p99 (beyond the 10 ms interval it is sampled at): how long a response may have waited to be read.' }),
 }).meta({ id: 'Generator', description: 'How busy the load generator itself was: its threads, and the busiest one\'s event loop.' });
 
 export const StageReport = z.object({
