@@ -21,7 +21,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import got, { type Got } from 'got';
 import { createLoadClient } from '../src/loadgen/client.js';
-import { bareClient, startOkServer, type Client } from './bare-http.js';
+import { bareClient, closedLoop, startOkServer, type Client } from './bare-http.js';
 
 const { values } = parseArgs({
   options: {
@@ -71,23 +71,14 @@ const clients: Record<string, (target: string) => Client> = {
 
 interface Sample { cpuUsPerRequest: number; userUs: number; systemUs: number; rps: number }
 
-/** `n` sends of distinct-looking paths, `concurrency` in flight, with this process's CPU. */
+/** `n` sends in a closed loop (bare-http.ts), with this process's CPU. */
 async function run(client: Client, n: number): Promise<Sample> {
-  let next = 0;
-  let failed = 0;
-  const loop = async () => {
-    while (next < n) {
-      const status = await client.send(`/api/bench/page-${next++ % 1000}`);
-      if (status !== 200) failed++;
-    }
-  };
   gc();
   const cpu = process.cpuUsage();
   const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, loop));
+  await closedLoop(client, n, concurrency);
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
-  if (failed > 0) throw new Error(`${failed} of ${n} requests did not answer 200`);
   return { cpuUsPerRequest: (used.user + used.system) / n, userUs: used.user / n, systemUs: used.system / n, rps: n / seconds };
 }
 

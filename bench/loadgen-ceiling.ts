@@ -4,7 +4,7 @@
 // The generator runs exactly as the server runs it (executeInWorkers: its worker thread, got via
 // src/loadgen/client.ts, p-limit, its tallies and histogram, the default settings' threads), but
 // in this bench process, which does nothing else meanwhile, against bare-http.ts's server in a
-// child process, which answers "ok" at once. So it has at least a core to itself and a server
+// child process, which answers at once. So it has at least a core to itself and a server
 // that costs next to nothing: its req/s here is an upper bound, and its latencies a lower bound,
 // of what it can show on the real server, where it shares the cores with the server and Redis.
 // Closed model, after a warm-up stage, at the concurrency of each target it bounds (50: the
@@ -14,11 +14,10 @@
 // the floor any Node client stands on: when the generator's ceiling is out of reach of a target
 // and bare node:http's is not, it is got that puts it out of reach.
 import { performance } from 'node:perf_hooks';
-import { executeInWorkers } from '../src/loadgen/thread.js';
+import { executeInWorkers, loadThreads } from '../src/loadgen/thread.js';
 import type { LoadPlan } from '../src/loadgen/runner.js';
-import { loadThreads } from '../src/routes/loadtest.js';
 import { loadSettings } from '../src/settings.js';
-import { bareClient, startOkServer } from './bare-http.js';
+import { bareClient, closedLoop, startOkServer } from './bare-http.js';
 import { median } from './lib.js';
 
 export interface CeilingFigures {
@@ -46,24 +45,14 @@ export interface CeilingPhase {
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
-/** `requests` sends on bare node:http, `concurrency` in flight, each timed from send to its body's end. */
+/** `requests` sends on bare node:http in a closed loop, each timed from send to its body's end. */
 async function bareRun(target: string, concurrency: number, requests: number): Promise<CeilingFigures> {
   const client = bareClient(target, concurrency, { 'user-agent': 'hitcounter-loadgen' });
-  const latencies = new Float64Array(requests);
-  let next = 0;
-  const loop = async () => {
-    while (next < requests) {
-      const i = next++;
-      const sent = performance.now();
-      const status = await client.send(`/api/ceiling/bare-${i % 1000}`);
-      if (status !== 200) throw new Error(`bare node:http: status ${status}`);
-      latencies[i] = performance.now() - sent;
-    }
-  };
   const elu = performance.eventLoopUtilization();
   const started = performance.now();
+  let latencies: Float64Array;
   try {
-    await Promise.all(Array.from({ length: concurrency }, loop));
+    latencies = await closedLoop(client, requests, concurrency);
   } finally {
     client.close();
   }

@@ -6,13 +6,13 @@
 // p-limit and the recording. Its CPU per request is process.cpuUsage() over the profiled run; the
 // profile (node:inspector) is summed by owner as bench/profile.ts sums the server's. Writes
 // bench/results/loadgen-profile-<date>.json.
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../src/clock.js';
 import { runLoad, type LoadPlan } from '../src/loadgen/runner.js';
 import { resolveStage } from '../src/loadgen/stages.js';
+import { startOkServer } from './bare-http.js';
 import { summarize, type CpuProfile } from './cpu-profile.js';
 import { machine } from './lib.js';
 
@@ -20,16 +20,10 @@ const { values } = parseArgs({ options: { requests: { type: 'string', default: '
 const requests = Number(values.requests);
 const concurrency = Number(values.concurrency);
 
-// Answers like a hit does (a small JSON body), so that the client reads what it reads from hitcounter.
-const serverCode = `const http = require('node:http');
-const server = http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': 11 }); res.end('{"hits":42}'); });
-server.keepAliveTimeout = 60000;
-server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
-const child = spawn(process.execPath, ['-e', serverCode], { stdio: ['ignore', 'pipe', 'inherit'] });
-const port = await new Promise<string>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
+const server = await startOkServer();
 const plan = (n: number): LoadPlan => ({
   stages: [resolveStage({ requests: n, concurrency }, concurrency)],
-  distribution: 'zipf', paths: 1000, zipfExponent: 1, seed: 1, target: `http://127.0.0.1:${port}`, threads: 1,
+  distribution: 'zipf', paths: 1000, zipfExponent: 1, seed: 1, target: server.target, threads: 1,
   batchSize: 1000, requestTimeoutMs: 10_000, maxLagMs: 1000, progressIntervalMs: 500, loadgenSecret: 'profile',
 });
 
@@ -63,5 +57,5 @@ try {
   await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
   console.log(`written to ${file}`);
 } finally {
-  child.kill();
+  server.stop();
 }

@@ -1,9 +1,16 @@
 // Runs a load test on worker_threads workers, one per share of the run (stages.ts threadShare),
 // relays their merged progress and merges their records into the report (merge.ts).
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { Settings } from '../settings.js';
 import type { RunResult } from './merge.js';
 import type { LoadPlan, Progress, RawRun } from './runner.js';
 import { usableThreads } from './stages.js';
+
+/** Threads a run may use: `loadtest.threads`, where "auto" is one per spare core. */
+export function loadThreads(loadtest: Readonly<Settings['loadtest']>): number {
+  return loadtest.threads === 'auto' ? Math.max(1, availableParallelism() - 1) : loadtest.threads;
+}
 
 /** What a worker is started with. */
 export interface WorkerInput { plan: LoadPlan; thread: number; threads: number }
@@ -24,11 +31,11 @@ export interface Execution<T = RunResult> {
 
 export type ExecuteLoad = (plan: LoadPlan, onProgress: (progress: Progress) => void) => Execution;
 
-// The worker's allocations are short-lived (one request's objects, about 20 KB of got's): its
-// young generation's size is the trade between GC time and RSS. At 16 MB, scavenges took 14% of
-// the generator's thread and it peaked at 4,300 req/s against a server that costs nothing; at
-// 48 MB, 7,300 to 8,600 (bench/loadgen-ceiling.ts), for ~30 MB more RSS in a long run
-// (bench/loadgen-million.ts measures it against issue 17's 150 MB bound).
+// The worker's allocations are short-lived (one request's objects): its young generation's size
+// trades GC time for RSS. At 16 MB, scavenges took 14% of the generator's thread and it peaked at
+// 4,235 req/s against a server that costs nothing; at 48 MB, at 7,306 to 7,724
+// (bench/loadgen-ceiling.ts), while the 1,000,000-request staged run's RSS growth went from 69 MB
+// to 124 MB (bench/loadgen-million.ts; issue 17's bound is 150 MB).
 const resourceLimits = { maxYoungGenerationSizeMb: 48 };
 
 // Under tsx (tests, development) this file is .ts, and on Node 20 the --import hook does not

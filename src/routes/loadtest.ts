@@ -1,5 +1,4 @@
 // The built-in load generator and its jobs: POST /test/{n} and /test/jobs.
-import { availableParallelism } from 'node:os';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import { BadRequestError, NotFoundError } from '../errors.js';
@@ -9,8 +8,8 @@ import type { LoadPlan } from '../loadgen/runner.js';
 import type { SearchSpec } from '../loadgen/search.js';
 import { resolveStage, type StagePlan } from '../loadgen/stages.js';
 import { selfUrl } from '../loadgen/target.js';
+import { loadThreads } from '../loadgen/thread.js';
 import type { Services } from '../services.js';
-import type { Settings } from '../settings.js';
 import { route, type ResponseDeclaration, type RouteDeclaration } from './declare.js';
 import { jobIdParam, searchBody, simpleOptions, stagedBody } from './loadtest-inputs.js';
 import { Job, LoadReport, SearchReport } from './loadtest-schemas.js';
@@ -33,11 +32,6 @@ const optionsBody: Middleware = (ctx, next) => {
   ctx.request.body = Object.fromEntries(Object.entries(body).filter(([name]) => !Object.hasOwn(ctx.query, name)));
   return next();
 };
-
-/** Threads a run may use: `loadtest.threads`, where "auto" is one per spare core. */
-export function loadThreads(loadtest: Readonly<Settings['loadtest']>): number {
-  return loadtest.threads === 'auto' ? Math.max(1, availableParallelism() - 1) : loadtest.threads;
-}
 
 type Shared = { distribution?: LoadPlan['distribution'] | undefined; paths?: number | undefined; seed?: number | undefined; target?: string | undefined; async?: boolean | undefined };
 
