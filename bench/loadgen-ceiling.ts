@@ -84,7 +84,7 @@ export async function ceilingPhase({ concurrencies, requests, rounds }: { concur
     zipfExponent: loadtest.zipfExponent,
     seed: 17,
     target: server.target,
-    threads: loadThreads(loadtest),
+    threads: loadThreads(loadtest.threads),
     batchSize: loadtest.batchSize,
     requestTimeoutMs: loadtest.requestTimeoutMs,
     maxLagMs: loadtest.maxLagMs,

@@ -2,14 +2,13 @@
 // relays their merged progress and merges their records into the report (merge.ts).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { Settings } from '../settings.js';
 import type { RunResult } from './merge.js';
 import type { LoadPlan, Progress, RawRun } from './runner.js';
 import { usableThreads } from './stages.js';
 
-/** Threads a run may use: `loadtest.threads`, where "auto" is one per spare core. */
-export function loadThreads(loadtest: Readonly<Settings['loadtest']>): number {
-  return loadtest.threads === 'auto' ? Math.max(1, availableParallelism() - 1) : loadtest.threads;
+/** Threads a run may use, from `loadtest.threads`: "auto" is one per spare core. */
+export function loadThreads(threads: number | 'auto'): number {
+  return threads === 'auto' ? Math.max(1, availableParallelism() - 1) : threads;
 }
 
 /** What a worker is started with. */

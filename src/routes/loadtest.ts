@@ -68,7 +68,7 @@ export function routes(services: Services): RouteDeclaration[] {
     zipfExponent: loadtest.zipfExponent,
     seed: given.seed ?? seedSource(),
     target: given.target ?? (loadtest.target || selfUrl(settings.server.host, ctx.req.socket.localPort!)),
-    threads: loadThreads(loadtest),
+    threads: loadThreads(loadtest.threads),
     batchSize: loadtest.batchSize,
     requestTimeoutMs: loadtest.requestTimeoutMs,
     maxLagMs: loadtest.maxLagMs,
