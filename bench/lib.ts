@@ -1,5 +1,6 @@
 // Shared by the benchmarks: a redis-server, built servers as child processes, and their CPU and memory.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,10 +33,23 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** Starts `node <script>` with PORT set, and waits until `readyPath` answers 200. */
+export const SERVER = 'dist/server.js';
+
+/** `npm start`'s node flags (package.json's start script): the bench runs the server as users do. */
+export function startFlags(): string[] {
+  const start = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const [node, ...rest] = start.split(' ');
+  if (node !== 'node' || rest.at(-1) !== SERVER) throw new Error(`Expected \`npm start\` to be node [flags] ${SERVER}, not ${start}`);
+  return rest.slice(0, -1);
+}
+
+/**
+ * Starts `node <script>` with PORT set, and waits until `readyPath` answers 200. The server
+ * (SERVER) gets `npm start`'s flags before `nodeArgs`.
+ */
 export async function startNode(script: string, env: Record<string, string>, readyPath = '/health', nodeArgs: string[] = []): Promise<Child> {
   const port = await getPort();
-  const child = spawn(process.execPath, [...nodeArgs, script], {
+  const child = spawn(process.execPath, [...(script === SERVER ? startFlags() : []), ...nodeArgs, script], {
     cwd: root,
     env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: 'inherit',

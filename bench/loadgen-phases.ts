@@ -3,7 +3,9 @@
 //   3a. closed model next to autocannon and wrk (loadgen-latency.ts): req/s, p50 and p99 ratios,
 //       the report's `generator` figures and `warnings`, the generator's CPU per request;
 //   3b. the breaking point: POST /test/search vs autocannon -R steps by hand (loadgen-search.ts);
-//   3c. a 1,000,000-request staged run: the server's RSS and /health (loadgen-million.ts);
+//   3c. a 1,000,000-request staged run: the server's RSS and /health (loadgen-million.ts), on a
+//       server of its own started for it, so the RSS grows from a fresh server's idle, as on a
+//       user's first run, not from one the phases before have already grown;
 //   3d. the generator's own ceiling, alone against a server that costs nothing, next to bare
 //       node:http (loadgen-ceiling.ts): what proves a missed target out of reach with got.
 import type { Child } from './lib.js';
@@ -29,7 +31,7 @@ export interface LoadgenPhases {
   exact: boolean;
 }
 
-export async function loadgenPhases(server: Child, { smoke, rounds, million: millionRequests }: LoadgenOptions): Promise<LoadgenPhases> {
+export async function loadgenPhases(server: Child, { smoke, rounds, million: millionRequests }: LoadgenOptions, startFresh: () => Promise<Child>): Promise<LoadgenPhases> {
   const wrk = await findWrk();
   console.log(wrk ? `wrk: ${wrk}` : 'wrk not installed: the latency ratios vs wrk are left out');
 
@@ -64,7 +66,13 @@ export async function loadgenPhases(server: Child, { smoke, rounds, million: mil
   for (const warning of search.search.warnings) console.log(`  search warning ${warning}`);
 
   // ---- 3c. a long staged run ----
-  const million = await millionPhase(server, { requests: millionRequests, rate: latency.loadgenRps });
+  const fresh = await startFresh();
+  let million: MillionPhase;
+  try {
+    million = await millionPhase(fresh, { requests: millionRequests, rate: latency.loadgenRps });
+  } finally {
+    await fresh.stop();
+  }
   console.table([{
     requests: million.requests, completed: million.completed, dropped: million.dropped, 's': Math.round(million.durationMs / 1000), 'req/s': million.requestsPerSecond,
     'p50 ms': million.latencyMs.p50, 'p99 ms': million.latencyMs.p99, 'RSS growth MB': million.rssGrowthMB, 'RSS peak MB': million.rssPeakMB,

@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import got from 'got';
 import { Redis } from 'ioredis';
 import { shardKeys } from '../src/redis/keys.js';
-import { build, interleaved, machine, measure, rssBytes, startNode, startRedis, UNLIMITED, type Child, type Measurement } from './lib.js';
+import { build, interleaved, machine, measure, rssBytes, SERVER, startNode, startRedis, UNLIMITED, type Child, type Measurement } from './lib.js';
 import { fullReads } from './compression.js';
 import { loadgenPhases } from './loadgen-phases.js';
 import { apiTargets, judge, onlyLoadgenTargets, showTargets, type StatsRates } from './targets.js';
@@ -77,9 +77,10 @@ async function main(): Promise<void> {
   const started: Child[] = [];
   const start = async (...args: Parameters<typeof startNode>) => { const child = await startNode(...args); started.push(child); return child; };
   const defaults = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default:', RATE_LIMITS: UNLIMITED, WORKERS: '1' };
+  const freshForMillion = () => start(SERVER, { ...defaults, REDIS_KEY_PREFIX: 'bench:million:' });
   try {
     if (values.only === 'loadgen') {
-      const figures = await loadgenPhases(await start('dist/server.js', defaults), loadgen);
+      const figures = await loadgenPhases(await start(SERVER, defaults), loadgen, freshForMillion);
       const verdicts = onlyLoadgenTargets(figures, figures.exact);
       showTargets(verdicts);
       const date = new Date().toISOString();
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
     client.disconnect();
 
     // ---- 3. the built-in load generator on the default server ----
-    const figures = await loadgenPhases(targets[2]!.child, loadgen);
+    const figures = await loadgenPhases(targets[2]!.child, loadgen, freshForMillion);
 
     // ---- 4. the targets (issues 14, 16, 17), each with its figure and met or missed ----
     const verdicts = judge(api, rates, figures.exact, compression, figures);

@@ -85,6 +85,13 @@ test('the Dockerfile is multi-stage, on the Node LTS image, and runs as a non-ro
   t.regex(finalStage.find((i) => i.getKeyword() === 'COPY' && /settings\.json/.test(i.getArgumentsContent()!))!.getArgumentsContent()!, /settings\.json/);
 });
 
+test('the Dockerfile starts the server exactly as `npm start` does (its heap limit included)', (t) => {
+  const cmd = DockerfileParser.parse(read('Dockerfile')).getInstructions().filter((i) => i.getKeyword() === 'CMD').at(-1)!;
+  const pkg = JSON.parse(read('package.json')) as { scripts: { start: string } };
+  t.deepEqual(JSON.parse(cmd.getArgumentsContent()!), pkg.scripts.start.split(' '));
+  t.true(pkg.scripts.start.split(' ').includes('--max-old-space-size=1024'));
+});
+
 test('package.json declares the Node versions the Dockerfile and CI use', (t) => {
   const pkg = JSON.parse(read('package.json')) as { engines: { node: string } };
   t.is(pkg.engines.node, '>=20.19');
