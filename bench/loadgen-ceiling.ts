@@ -1,7 +1,7 @@
 // The load generator's own ceiling (issue 17: "if a target is out of reach with got, show the
 // profile that proves it"): what POST /test reaches when nothing but itself can limit it.
 //
-// The generator runs exactly as the server runs it (executeInWorkers: its worker thread, got via
+// The generator runs exactly as the server runs it (GeneratorThreads: its worker thread, got via
 // src/loadgen/client.ts, p-limit, its tallies and histogram, the default settings' threads), but
 // in this bench process, which does nothing else meanwhile, against bare-http.ts's server in a
 // child process, which answers at once. So it has at least a core to itself and a server
@@ -14,7 +14,7 @@
 // the floor any Node client stands on: when the generator's ceiling is out of reach of a target
 // and bare node:http's is not, it is got that puts it out of reach.
 import { performance } from 'node:perf_hooks';
-import { executeInWorkers, loadThreads } from '../src/loadgen/thread.js';
+import { GeneratorThreads, loadThreads } from '../src/loadgen/thread.js';
 import type { LoadPlan } from '../src/loadgen/runner.js';
 import { loadSettings } from '../src/settings.js';
 import { bareClient, closedLoop, startOkServer } from './bare-http.js';
@@ -62,8 +62,8 @@ async function bareRun(target: string, concurrency: number, requests: number): P
   return { rps: Math.round(requests / seconds), p50: r2(at(0.5)), p99: r2(at(0.99)), eventLoopUtilization: r2(performance.eventLoopUtilization(elu).utilization) };
 }
 
-async function generatorRun(plan: LoadPlan): Promise<{ figures: CeilingFigures; threads: number }> {
-  const { report } = await executeInWorkers(plan, () => {}).result;
+async function generatorRun(generatorThreads: GeneratorThreads, plan: LoadPlan): Promise<{ figures: CeilingFigures; threads: number }> {
+  const { report } = await generatorThreads.execute(plan, () => {}).result;
   if (report.failed > 0 || report.completed !== plan.stages.at(-1)!.requests) {
     throw new Error(`the generator's ceiling run: ${report.completed} completed, ${report.failed} failed ${JSON.stringify(report.errors)}`);
   }
@@ -74,6 +74,8 @@ async function generatorRun(plan: LoadPlan): Promise<{ figures: CeilingFigures; 
 export async function ceilingPhase({ concurrencies, requests, rounds }: { concurrencies: number[]; requests: number; rounds: number }): Promise<CeilingPhase> {
   const server = await startOkServer();
   const { loadtest } = loadSettings({});
+  // Kept between runs, as the server keeps them (loadtest.keepWarmMs).
+  const generatorThreads = new GeneratorThreads(loadtest.keepWarmMs);
   const plan = (concurrency: number): LoadPlan => ({
     stages: [
       { warmup: true, rate: null, concurrency, requests: Math.ceil(requests / 5), durationMs: null },
@@ -101,7 +103,7 @@ export async function ceilingPhase({ concurrencies, requests, rounds }: { concur
       // Taking turns, the order turned each round.
       for (let round = 0; round < rounds; round++) {
         const runs = [
-          async () => { const run = await generatorRun(plan(concurrency)); generator.push(run.figures); threads = run.threads; },
+          async () => { const run = await generatorRun(generatorThreads, plan(concurrency)); generator.push(run.figures); threads = run.threads; },
           async () => { bare.push(await bareRun(server.target, concurrency, requests)); },
         ];
         for (const run of round % 2 === 0 ? runs : runs.reverse()) await run();
@@ -118,5 +120,6 @@ export async function ceilingPhase({ concurrencies, requests, rounds }: { concur
     return { requests, rounds, rows };
   } finally {
     server.stop();
+    await generatorThreads.close();
   }
 }

@@ -9,7 +9,7 @@ import { VisitorHasher } from './analytics/visitors.js';
 import { randomSeed, systemClock, type Clock, type SeedSource } from './clock.js';
 import { HitStore, storeSettings } from './hits/store.js';
 import { JobManager } from './loadgen/jobs.js';
-import { executeInWorkers, type ExecuteLoad } from './loadgen/thread.js';
+import { GeneratorThreads, type ExecuteLoad } from './loadgen/thread.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { RedisConnection } from './redis/connection.js';
 import { botsRanking, globalKeys, shardKeys, type GlobalKeys, type ShardKeys } from './redis/keys.js';
@@ -64,7 +64,7 @@ export interface Services {
   /** Write-behind: flushes every acknowledged hit to Redis (up to timeoutMs). */
   drain(timeoutMs: number): Promise<void>;
   /**
-   * Stops everything, in order: load tests, live feeds, write-behind's last flush, then the
+   * Stops everything, in order: load tests and the generator's idle threads, live feeds, write-behind's last flush, then the
    * stores' timers and listeners. The Redis connection is the caller's. Safe to call twice.
    */
   close(): Promise<void>;
@@ -91,9 +91,10 @@ export function createServices(settings: Readonly<Settings>, redis: RedisConnect
   const bots = botShards.length > 0 ? newStore(botShards, inFamilyOf(shards)) : undefined;
   const stores = bots ? [store, bots] : [store];
   metrics.watchStores(stores);
+  const generator = deps.executeLoad ? undefined : new GeneratorThreads(settings.loadtest.keepWarmMs);
   const jobs = new JobManager({
     redis: redis.client, keys, scripts, store, clock, logger, settings: settings.loadtest,
-    execute: metrics.timeLoad(deps.executeLoad ?? executeInWorkers),
+    execute: metrics.timeLoad(deps.executeLoad ?? generator!.execute),
   });
   const traffic = new TrafficSampler({ redis: redis.client, shards, clock });
 
@@ -112,6 +113,7 @@ export function createServices(settings: Readonly<Settings>, redis: RedisConnect
     close() {
       closing ??= (async () => {
         await jobs.cancelAll().catch((error: unknown) => logger.error({ err: error }, 'could not record cancelled load tests'));
+        await generator?.close();
         traffic.close();
         await drain(settings.server.shutdownTimeoutMs);
         for (const one of stores) one.close();

@@ -111,6 +111,9 @@ const schema = z.strictObject({
     progressIntervalMs: int(50, 60_000),
     // Worker threads of a run: "auto" is one per spare core (all but one, at least one).
     threads: z.union([z.literal('auto'), z.coerce.number().pipe(int(1, 256))], { error: 'expected "auto" (one per spare core) or an integer from 1 to 256' }),
+    // How long a run's worker threads stay after it, so that the next run's requests find got's code
+    // compiled (thread.ts GeneratorThreads); 0: they exit after each run.
+    keepWarmMs: int(0, 86_400_000),
     // The longest a run (all its stages) or a search step may last, and the most stages a run may have.
     maxDurationMs: int(1000, 86_400_000),
     maxStages: int(1, 1000),
@@ -273,6 +276,7 @@ export const ENV_OVERRIDES = {
   LOADTEST_JOB_TTL_SECONDS: 'loadtest.jobTtlSeconds',
   LOADTEST_PROGRESS_INTERVAL_MS: 'loadtest.progressIntervalMs',
   LOADTEST_THREADS: 'loadtest.threads',
+  LOADTEST_KEEP_WARM_MS: 'loadtest.keepWarmMs',
   LOADTEST_MAX_DURATION_MS: 'loadtest.maxDurationMs',
   LOADTEST_MAX_STAGES: 'loadtest.maxStages',
   ANALYTICS_BUCKETS: 'analytics.buckets',

@@ -1,31 +1,35 @@
 // Worker-thread entry: runs one thread's share of a load test off the server's event loop, so the
 // server keeps answering (/health, /stats, the hits themselves) at full speed while it loads itself.
-import { parentPort, workerData } from 'node:worker_threads';
+// A worker runs one share at a time, as often as it is asked: thread.ts keeps it for the next run
+// (loadtest.keepWarmMs), whose requests then go through got's code already compiled.
+import { parentPort } from 'node:worker_threads';
 import { systemClock } from '../clock.js';
 import { runLoad } from './runner.js';
-import type { FromWorker, ToWorker, WorkerInput } from './thread.js';
+import type { FromWorker, ToWorker } from './thread.js';
 
 const port = parentPort!;
 const post = (message: FromWorker) => port.postMessage(message);
-const stop = new AbortController();
-const onMessage = (message: ToWorker) => {
-  if (message.type === 'stop') stop.abort();
-};
-port.on('message', onMessage);
+let stop: AbortController | undefined;
 
-const { plan, thread, threads } = workerData as WorkerInput;
-try {
-  const run = await runLoad(plan, {
+// The listener keeps the worker alive between runs; thread.ts terminates it.
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'stop') {
+    stop?.abort();
+    return;
+  }
+  const { plan, thread, threads } = message.input;
+  const own = new AbortController();
+  stop = own;
+  runLoad(plan, {
     clock: systemClock,
-    stop: stop.signal,
+    stop: own.signal,
     thread,
     threads,
     onProgress: (progress) => post({ type: 'progress', progress }),
+  }).then(
+    (run) => post({ type: 'done', run }),
+    (error: unknown) => post({ type: 'failed', message: (error as Error).stack ?? String(error) }),
+  ).finally(() => {
+    if (stop === own) stop = undefined;
   });
-  post({ type: 'done', run });
-} catch (error) {
-  post({ type: 'failed', message: (error as Error).stack ?? String(error) });
-} finally {
-  // Without a listener the worker has nothing left to wait for and exits by itself.
-  port.off('message', onMessage);
-}
+});
