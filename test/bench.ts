@@ -150,6 +150,13 @@ const ceilingRow = (concurrency: number, generator: { rps: number; p50: number; 
   bare: { rps: 20_000, p50: 1, p99: 2, eventLoopUtilization: 0.98 },
 });
 
+/** One latency round as LoadgenFigures reads it: the generator's req/s, p50 and p99 on the real server. */
+const generatorRound = (rps: number, p50: number, p99: number) => ({
+  loadgen: rps,
+  p50: { autocannon: 1, wrk: 2, loadgen: p50 },
+  p99: { autocannon: 5, wrk: 6, loadgen: p99 },
+});
+
 /** The load generator's figures on every bound (met), as the phases of bench/loadgen-phases.ts report them. */
 const loadgen: LoadgenFigures = {
   latency: {
@@ -158,8 +165,10 @@ const loadgen: LoadgenFigures = {
     medianRatio: 0.5,
     latencyRatios: { p50VsAutocannon: 1.5, p99VsAutocannon: 1 / 1.5, p50VsWrk: 1, p99VsWrk: 1.5 },
     reference: { autocannon: { rps: 10_000, p50: 1.5, p99: 5.5 }, wrk: { rps: 12_000, p50: 2, p99: 6 } },
+    // The generator's own rounds on the real server, slower than any ceiling below.
+    rounds: [generatorRound(3000, 5, 12), generatorRound(3500, 4.5, 10)],
   },
-  search: { objective: { p99: 20, errors: 0.1 }, ratio: 0.9, spec: { concurrency: 10 }, byHand: { breakingPoint: 10_000 } },
+  search: { objective: { p99: 20, errors: 0.1 }, ratio: 0.9, spec: { concurrency: 10 }, search: { steps: [{ requestsPerSecond: 2000 }, { requestsPerSecond: 4000 }] }, byHand: { breakingPoint: 10_000 } },
   million: { requests: 1_000_000, rssGrowthMB: 150, health: { polls: 600, failures: 0, maxLatencyMs: 40, maxLatencyAtS: 1 } },
   // Ceilings that prove nothing: as fast as the references, as low in latency.
   ceiling: { rows: [ceilingRow(50, { rps: 10_000, p50: 2, p99: 6 }, 1), ceilingRow(10, { rps: 10_000, p50: 1, p99: 2 }, 1)] },
@@ -223,6 +232,16 @@ test('a missed target is out of reach with got only when the generator\'s own sa
   const lowRows = loadgenTargets(low);
   t.deepEqual(lowRows.slice(0, 5).map((row) => row.verdict), ['missed', 'missed', 'missed', 'missed', 'met']);
   t.true(lowRows.slice(0, 5).every((row) => row.proof === undefined));
+  // A round on the real server that did better than the ceiling: the machine was slower while the
+  // ceiling was measured, so the ceiling proves nothing about that figure (and only that one).
+  const beaten = (round: ReturnType<typeof generatorRound>, step = 4000): LoadgenFigures => ({
+    ...slow(1),
+    latency: { ...slow(1).latency, rounds: [generatorRound(3000, 5, 12), round] },
+    search: { ...slow(1).search, search: { steps: [{ requestsPerSecond: step }] } },
+  });
+  t.deepEqual(loadgenTargets(beaten(generatorRound(5000, 4.01, 9))).slice(0, 6).map((row) => row.verdict), [...Array(5).fill('missed'), 'out of reach with got']);
+  t.deepEqual(loadgenTargets(beaten(generatorRound(4999, 4.02, 9.01), 9000)).slice(0, 6).map((row) => row.verdict), [...Array(5).fill('out of reach with got'), 'missed']);
+  t.deepEqual(loadgenTargets(beaten(generatorRound(4000, 4.01, 20))).slice(0, 6).map((row) => row.verdict), ['missed', 'out of reach with got', 'missed', 'out of reach with got', 'out of reach with got', 'out of reach with got']);
   // No ceiling at the search's concurrency: its row stays missed.
   t.is(loadgenTargets({ ...slow(1), ceiling: { rows: [slow(1).ceiling.rows[0]!] } })[5]!.verdict, 'missed');
 });
