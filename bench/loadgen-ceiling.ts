@@ -8,7 +8,9 @@
 // that costs next to nothing: its req/s here is an upper bound, and its latencies a lower bound,
 // of what it can show on the real server, where it shares the cores with the server and Redis.
 // Closed model, after a warm-up stage, at the concurrency of each target it bounds (50: the
-// latency and req/s targets; CONCURRENCY: the search's steps).
+// latency and req/s targets, one turn in each latency round, right after the clients on the real
+// server, so that the bound and what it bounds are measured in the same minute; CONCURRENCY: the
+// search's steps, in rounds of their own).
 //
 // The same loop on bare node:http (the same agent and headers, no got) in the same process is
 // the floor any Node client stands on: when the generator's ceiling is out of reach of a target
@@ -37,6 +39,7 @@ export interface CeilingRow {
   threads: number;
 }
 
+/** At 50, the medians of the latency rounds' turns (loadgen-latency.ts); at the search's concurrency, rounds of its own. */
 export interface CeilingPhase {
   requests: number;
   rounds: number;
@@ -71,7 +74,22 @@ async function generatorRun(generatorThreads: GeneratorThreads, plan: LoadPlan):
   return { figures: { rps: Math.round(requestsPerSecond), p50: latencyMs.p50, p99: latencyMs.p99, eventLoopUtilization: generator.eventLoopUtilization }, threads: generator.threads };
 }
 
-export async function ceilingPhase({ concurrencies, requests, rounds }: { concurrencies: number[]; requests: number; rounds: number }): Promise<CeilingPhase> {
+/** One turn at a concurrency: the generator's run and bare node:http's, one after the other. */
+export interface CeilingTurn {
+  concurrency: number;
+  generator: CeilingFigures;
+  bare: CeilingFigures;
+  threads: number;
+}
+
+/** A trivial server and the generator's threads, kept for every turn of the bench. */
+export interface Ceiling {
+  /** `round` turns the order, so that neither always goes first. */
+  turn(concurrency: number, round: number): Promise<CeilingTurn>;
+  close(): Promise<void>;
+}
+
+export async function startCeiling(requests: number): Promise<Ceiling> {
   const server = await startOkServer();
   const { loadtest } = loadSettings({});
   // Kept between runs, as the server keeps them (loadtest.keepWarmMs).
@@ -93,33 +111,45 @@ export async function ceilingPhase({ concurrencies, requests, rounds }: { concur
     progressIntervalMs: loadtest.progressIntervalMs,
     loadgenSecret: 'bench',
   });
-  try {
-    const rows: CeilingRow[] = [];
-    for (const concurrency of concurrencies) {
-      await bareRun(server.target, concurrency, Math.ceil(requests / 5));
-      const generator: CeilingFigures[] = [];
-      const bare: CeilingFigures[] = [];
-      let threads = 0;
-      // Taking turns, the order turned each round.
-      for (let round = 0; round < rounds; round++) {
-        const runs = [
-          async () => { const run = await generatorRun(generatorThreads, plan(concurrency)); generator.push(run.figures); threads = run.threads; },
-          async () => { bare.push(await bareRun(server.target, concurrency, requests)); },
-        ];
-        for (const run of round % 2 === 0 ? runs : runs.reverse()) await run();
+  const warmed = new Set<number>();
+  return {
+    async turn(concurrency, round) {
+      if (!warmed.has(concurrency)) {
+        await bareRun(server.target, concurrency, Math.ceil(requests / 5));
+        warmed.add(concurrency);
       }
-      const med = (xs: CeilingFigures[]): CeilingFigures => ({
-        rps: median(xs.map((x) => x.rps)),
-        p50: median(xs.map((x) => x.p50)),
-        p99: median(xs.map((x) => x.p99)),
-        eventLoopUtilization: median(xs.map((x) => x.eventLoopUtilization)),
-      });
-      rows.push({ concurrency, generator: med(generator), bare: med(bare), threads });
-      console.error(`ceiling at concurrency ${concurrency}: generator ${JSON.stringify(rows.at(-1)!.generator)}, bare node:http ${JSON.stringify(rows.at(-1)!.bare)}`);
-    }
-    return { requests, rounds, rows };
-  } finally {
-    server.stop();
-    await generatorThreads.close();
-  }
+      let generator: { figures: CeilingFigures; threads: number } | undefined;
+      let bare: CeilingFigures | undefined;
+      const runs = [
+        async () => { generator = await generatorRun(generatorThreads, plan(concurrency)); },
+        async () => { bare = await bareRun(server.target, concurrency, requests); },
+      ];
+      for (const run of round % 2 === 0 ? runs : runs.reverse()) await run();
+      return { concurrency, generator: generator!.figures, bare: bare!, threads: generator!.threads };
+    },
+    async close() {
+      server.stop();
+      await generatorThreads.close();
+    },
+  };
+}
+
+/** The turns' medians at one concurrency. */
+export function ceilingRow(turns: readonly CeilingTurn[]): CeilingRow {
+  const med = (xs: CeilingFigures[]): CeilingFigures => ({
+    rps: median(xs.map((x) => x.rps)),
+    p50: median(xs.map((x) => x.p50)),
+    p99: median(xs.map((x) => x.p99)),
+    eventLoopUtilization: median(xs.map((x) => x.eventLoopUtilization)),
+  });
+  const row = { concurrency: turns[0]!.concurrency, generator: med(turns.map((t) => t.generator)), bare: med(turns.map((t) => t.bare)), threads: turns[0]!.threads };
+  console.error(`ceiling at concurrency ${row.concurrency}: generator ${JSON.stringify(row.generator)}, bare node:http ${JSON.stringify(row.bare)}`);
+  return row;
+}
+
+/** `rounds` turns at `concurrency`, back to back. */
+export async function ceilingRounds(ceiling: Ceiling, concurrency: number, rounds: number): Promise<CeilingRow> {
+  const turns: CeilingTurn[] = [];
+  for (let round = 0; round < rounds; round++) turns.push(await ceiling.turn(concurrency, round));
+  return ceilingRow(turns);
 }

@@ -6,6 +6,7 @@
 // generator runs in the server process (worker threads), so its CPU per request is what the
 // process spends under POST /test beyond what it spends serving autocannon.
 import autocannon from 'autocannon';
+import type { Ceiling, CeilingTurn } from './loadgen-ceiling.js';
 import got from 'got';
 import type { JobReport } from '../src/loadgen/jobs.js';
 import { cpuMicros, median, type Child } from './lib.js';
@@ -32,6 +33,8 @@ export interface LatencyRound {
   /** The server process's CPU µs per request under each (under POST /test it includes the generator's). */
   cpuUsPerRequest: Record<Tool, number | null>;
   counted: boolean;
+  /** The generator's ceiling, measured in the same round (loadgen-ceiling.ts), when asked for. */
+  ceiling: CeilingTurn | null;
 }
 
 export interface LatencyRatios { p50VsAutocannon: number; p99VsAutocannon: number; p50VsWrk: number | null; p99VsWrk: number | null }
@@ -61,8 +64,13 @@ const r2 = (x: number) => Math.round(x * 100) / 100;
 // autocannon's histogram keeps whole ms (5 is 5.0 to 5.99 ms): compared at the middle of that bucket.
 export const acMs = (ms: number) => ms + 0.5;
 
-export async function latencyPhase(server: Child, options: { rounds: number; requests: number; concurrency: number; wrk: string | null }): Promise<LatencyPhase> {
-  const { rounds, requests, concurrency, wrk } = options;
+/**
+ * `ceiling`, when given, measures the generator's ceiling at the same concurrency in each round,
+ * right after the three clients: a shared machine's speed drifts by minutes, and a ceiling from
+ * another minute bounds nothing (targets.ts).
+ */
+export async function latencyPhase(server: Child, options: { rounds: number; requests: number; concurrency: number; wrk: string | null; ceiling?: Ceiling }): Promise<LatencyPhase> {
+  const { rounds, requests, concurrency, wrk, ceiling } = options;
   const pid = server.child.pid!;
   // wrk runs for whole seconds: about as long as autocannon's N requests took in the warm-up.
   let wrkSeconds = 1;
@@ -101,6 +109,7 @@ export async function latencyPhase(server: Child, options: { rounds: number; req
       const tool = order[(i + round - 1) % order.length]!;
       m[tool] = await tools[tool]();
     }
+    const turn = ceiling ? await ceiling.turn(concurrency, round) : null;
     const ac = m.autocannon!;
     const gen = m.loadgen!;
     const w = m.wrk;
@@ -123,9 +132,10 @@ export async function latencyPhase(server: Child, options: { rounds: number; req
       warnings: finished.warnings,
       cpuUsPerRequest: { autocannon: r2(ac.cpuUsPerRequest), wrk: w ? r2(w.cpuUsPerRequest) : null, loadgen: r2(gen.cpuUsPerRequest) },
       counted: finished.counted.equalsSucceeded,
+      ceiling: turn,
     };
     results.push(row);
-    console.error(`loadgen round ${round}: req/s autocannon ${row.autocannon}, wrk ${row.wrk ?? '-'}, POST /test ${row.loadgen}; p50/p99 ms autocannon ${ac.p50}/${ac.p99}, wrk ${w ? `${w.p50}/${w.p99}` : '-'}, POST /test ${gen.p50}/${gen.p99}; generator ELU ${row.generator.eventLoopUtilization}, lag p99 ${row.generator.eventLoopDelayP99Ms} ms, ${row.generator.threads} thread(s)`);
+    console.error(`loadgen round ${round}: req/s autocannon ${row.autocannon}, wrk ${row.wrk ?? '-'}, POST /test ${row.loadgen}; p50/p99 ms autocannon ${ac.p50}/${ac.p99}, wrk ${w ? `${w.p50}/${w.p99}` : '-'}, POST /test ${gen.p50}/${gen.p99}; generator ELU ${row.generator.eventLoopUtilization}, lag p99 ${row.generator.eventLoopDelayP99Ms} ms, ${row.generator.threads} thread(s)${turn ? `; its ceiling alone ${turn.generator.rps} req/s, p50/p99 ${turn.generator.p50}/${turn.generator.p99} ms (bare node:http ${turn.bare.rps}, ${turn.bare.p50}/${turn.bare.p99})` : ''}`);
     for (const warning of row.warnings) console.error(`  warning: ${warning}`);
   }
   const med = (pick: (r: LatencyRound) => number | null) => {

@@ -7,9 +7,11 @@
 //       server of its own started for it, so the RSS grows from a fresh server's idle, as on a
 //       user's first run, not from one the phases before have already grown;
 //   3d. the generator's own ceiling, alone against a server that costs nothing, next to bare
-//       node:http (loadgen-ceiling.ts): what proves a missed target out of reach with got.
+//       node:http (loadgen-ceiling.ts): what proves a missed target out of reach with got. At
+//       3a's concurrency it is measured in each of 3a's rounds, so that both come from the same
+//       minute of a machine whose speed drifts.
 import type { Child } from './lib.js';
-import { ceilingPhase, type CeilingPhase } from './loadgen-ceiling.js';
+import { ceilingRounds, ceilingRow, startCeiling, type Ceiling, type CeilingPhase } from './loadgen-ceiling.js';
 import { latencyPhase, type LatencyPhase } from './loadgen-latency.js';
 import { millionPhase, type MillionPhase } from './loadgen-million.js';
 import { CONCURRENCY, searchPhase, type SearchPhase } from './loadgen-search.js';
@@ -26,6 +28,7 @@ export interface LoadgenPhases {
   latency: LatencyPhase;
   search: SearchPhase;
   million: MillionPhase;
+  /** The generator's ceiling (loadgen-ceiling.ts): at 50, the medians of the latency rounds' turns; at the search's concurrency, rounds of its own. */
   ceiling: CeilingPhase;
   /** Every generator run of the phase counted exactly its successes in Redis. */
   exact: boolean;
@@ -35,8 +38,18 @@ export async function loadgenPhases(server: Child, { smoke, rounds, million: mil
   const wrk = await findWrk();
   console.log(wrk ? `wrk: ${wrk}` : 'wrk not installed: the latency ratios vs wrk are left out');
 
-  // ---- 3a. next to autocannon and wrk ----
-  const latency = await latencyPhase(server, { rounds, requests: smoke ? 1000 : 10_000, concurrency: 50, wrk });
+  const ceilingRequests = smoke ? 1000 : 20_000;
+  const ceilingRunner = await startCeiling(ceilingRequests);
+  try {
+    return await phases(server, { smoke, rounds, million: millionRequests }, startFresh, wrk, ceilingRunner, ceilingRequests);
+  } finally {
+    await ceilingRunner.close();
+  }
+}
+
+async function phases(server: Child, { smoke, rounds, million: millionRequests }: LoadgenOptions, startFresh: () => Promise<Child>, wrk: string | null, ceilingRunner: Ceiling, ceilingRequests: number): Promise<LoadgenPhases> {
+  // ---- 3a. next to autocannon and wrk, and the generator's ceiling (3d) at 50 in each round ----
+  const latency = await latencyPhase(server, { rounds, requests: smoke ? 1000 : 10_000, concurrency: 50, wrk, ceiling: ceilingRunner });
   console.table(latency.rounds.map((r) => ({
     round: r.round,
     'req/s autocannon': r.autocannon,
@@ -82,8 +95,12 @@ export async function loadgenPhases(server: Child, { smoke, rounds, million: mil
   for (const warning of million.warnings) console.log(`  warning: ${warning}`);
 
   // ---- 3d. the generator's own ceiling ----
-  // At the concurrency of 3a and of 3b's steps; the server above idles meanwhile.
-  const ceiling = await ceilingPhase({ concurrencies: [latency.concurrency, spec.concurrency], requests: smoke ? 1000 : 20_000, rounds });
+  // At 3a's concurrency, measured in 3a's rounds; at 3b's steps' concurrency, here (the servers idle).
+  const ceiling: CeilingPhase = {
+    requests: ceilingRequests,
+    rounds,
+    rows: [ceilingRow(latency.rounds.map((r) => r.ceiling!)), await ceilingRounds(ceilingRunner, spec.concurrency, rounds)],
+  };
   console.table(ceiling.rows.flatMap((r) => (['generator', 'bare'] as const).map((client) => ({
     concurrency: r.concurrency,
     client: client === 'generator' ? `POST /test's generator (${r.threads} thread)` : 'bare node:http',

@@ -2,7 +2,7 @@
 // absolute figures drift between machines, ratios to baselines measured in the same run do not.
 import type { FullRead } from './compression.js';
 import type { ApiRow } from './lib.js';
-import type { CeilingPhase, CeilingRow } from './loadgen-ceiling.js';
+import type { CeilingRow } from './loadgen-ceiling.js';
 import { acMs, type ClientMedians, type LatencyPhase, type LatencyRound } from './loadgen-latency.js';
 import type { MillionPhase } from './loadgen-million.js';
 import type { SearchPhase, Step } from './loadgen-search.js';
@@ -16,7 +16,7 @@ export interface LoadgenFigures {
     byHand: { breakingPoint: number | null };
   };
   million: Pick<MillionPhase, 'requests' | 'rssGrowthMB' | 'health'>;
-  ceiling: Pick<CeilingPhase, 'rows'>;
+  ceiling: { rows: CeilingRow[] };
 }
 
 export interface StatsRates {

@@ -91,6 +91,8 @@ test('npm run bench measures every server, /stats and the load generator, and wr
   t.true(result.million.health.polls > 0 && result.million.rssPeakMB > 0, JSON.stringify(result.million));
   // The generator's ceiling, and bare node:http's, at the latency phase's concurrency and the search's.
   t.deepEqual(result.ceiling.rows.map((r) => r.concurrency), [50, result.search.spec.concurrency]);
+  // At 50, one turn in every latency round, next to what it bounds.
+  t.true(result.loadgen.rounds.every((r) => r.ceiling?.concurrency === 50 && r.ceiling.generator.rps > 0), JSON.stringify(result.loadgen.rounds.map((r) => r.ceiling)));
   for (const r of result.ceiling.rows) {
     for (const figures of [r.generator, r.bare]) {
       t.true(figures.rps > 0 && figures.p50 > 0 && figures.p99 >= figures.p50, JSON.stringify(r));

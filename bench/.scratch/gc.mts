@@ -1,0 +1,10 @@
+import got from 'got';
+import { build, startNode, startRedis, UNLIMITED } from '../lib.js';
+await build();
+const { redis, cleanup } = await startRedis();
+const s = await startNode('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench:gc:`, RATE_LIMITS: UNLIMITED, WORKERS: '1' }, '/health', process.argv.slice(2));
+await got.post(`${s.url}/test/10000?concurrency=50`).json();
+console.log('=====MEASURED');
+const r: any = await got.post(`${s.url}/test/10000?concurrency=50`).json();
+console.log('=====END', r.requestsPerSecond);
+await s.stop(); await cleanup();
