@@ -34,7 +34,8 @@ export type ExecuteLoad = (plan: LoadPlan, onProgress: (progress: Progress) => v
 // trades GC time for RSS. At 16 MB, scavenges took 14% of the generator's thread and it peaked at
 // 4,235 req/s against a server that costs nothing; at 48 MB, at 7,306 to 7,724
 // (bench/loadgen-ceiling.ts), while the 1,000,000-request staged run's RSS growth went from 69 MB
-// to 124 MB (bench/loadgen-million.ts; issue 17's bound is 150 MB).
+// to 124 MB on a server the bench had already grown. On a fresh server it was 121 MB, with npm
+// start's heap limit (bench/loadgen-million.ts; issue 17's bound is 150 MB).
 const resourceLimits = { maxYoungGenerationSizeMb: 48 };
 
 // Under tsx (tests, development) this file is .ts, and on Node 20 the --import hook does not
