@@ -4,7 +4,7 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
-import { RequestError } from 'got';
+import { RequestError, TimeoutError } from 'got';
 import { createLoadClient, type LoadClient } from '../src/loadgen/client.js';
 import { eventually } from './helpers/eventually.js';
 
@@ -133,12 +133,28 @@ test('a long body is drained, and its socket reused', async (t) => {
   t.is(server.connections(), 1);
 });
 
-test('a server that never answers: the request rejects with ETIMEDOUT', async (t) => {
+test('a server that never answers: the request rejects with got\'s TimeoutError (ETIMEDOUT), not before the timeout', async (t) => {
   const server = await target(t, () => {});
   const load = client(t, server.url, { timeoutMs: 100 });
+  const started = performance.now();
   const error = await t.throwsAsync(load.send('/never'));
-  t.true(error instanceof RequestError, String(error));
+  t.true(performance.now() - started >= 100, `ended after ${performance.now() - started} ms`);
+  t.true(error instanceof TimeoutError && error instanceof RequestError, String(error));
   t.is((error as RequestError).code, 'ETIMEDOUT');
+  t.is(error!.message, "Timeout awaiting 'request' for 100ms");
+});
+
+test('the timeout ends only the requests past it: the ones answered in time, before and after, are not touched', async (t) => {
+  const server = await target(t, (path, res) => { if (path !== '/never') res.end('{}'); });
+  // Generous: an answer in time must stay in time on a loaded machine too.
+  const load = client(t, server.url, { concurrency: 4, timeoutMs: 3000 });
+  const never = load.send('/never');
+  never.catch(() => {});
+  t.is(await load.send('/a'), 200);
+  const rest = [load.send('/b'), load.send('/c')];
+  t.is((await t.throwsAsync(never) as RequestError).code, 'ETIMEDOUT');
+  t.deepEqual(await Promise.all(rest), [200, 200]);
+  t.is(await load.send('/d'), 200, 'and the client goes on after it');
 });
 
 test('a refused connection rejects with ECONNREFUSED', async (t) => {
