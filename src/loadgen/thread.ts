@@ -153,8 +153,11 @@ export class GeneratorThreads {
     } else {
       worker = spawnWorker('worker', undefined);
       this.#spawned++;
-      // However it ends (terminate, a crash), it is no longer anyone's to use.
+      // However it ends (terminate, a crash), it is no longer anyone's to use. An idle worker's
+      // crash must not be an unhandled 'error' on the server: it only ends the worker (a running
+      // one's also fails its run, in #runOne).
       worker.once('exit', () => { this.#forget(worker); });
+      worker.on('error', () => {});
     }
     worker.ref();
     this.#busy.add(worker);
