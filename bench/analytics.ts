@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { build, machine, median, startNode, startRedis, UNLIMITED, type Child } from './lib.js';
+import { build, machine, median, SERVER, startNode, startRedis, UNLIMITED, type Child } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const servers: Array<{ name: string; url: string; child: Child }> = [];
   try {
     for (const [i, config] of CONFIGS.entries()) {
-      const child = await startNode('dist/server.js', { ...config.env, REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench${i}:`, WORKERS: '1', RATE_LIMITS: UNLIMITED });
+      const child = await startNode(SERVER, { ...config.env, REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench${i}:`, WORKERS: '1', RATE_LIMITS: UNLIMITED });
       servers.push({ name: config.name, url: child.url, child });
     }
 

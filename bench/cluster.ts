@@ -4,7 +4,7 @@
 // with random paths. Prints a table and writes bench/results/cluster-<date>.json.
 import { writeFile } from 'node:fs/promises';
 import { startCluster } from '../scripts/local-cluster.js';
-import { interleaved, machine, startNode, UNLIMITED, type Child } from './lib.js';
+import { interleaved, machine, SERVER, startNode, UNLIMITED, type Child } from './lib.js';
 
 export async function benchCluster(options: { duration: number; rounds: number; connections: number; vocabulary: number; out?: string }): Promise<void> {
   const { duration, rounds, connections, vocabulary } = options;
@@ -13,7 +13,7 @@ export async function benchCluster(options: { duration: number; rounds: number; 
   const started: Child[] = [];
   const start = async (...args: Parameters<typeof startNode>) => { const child = await startNode(...args); started.push(child); return child; };
   try {
-    const server = (shards: number) => start('dist/server.js', { REDIS_CLUSTER_NODES: nodes, REDIS_SHARDS: String(shards), REDIS_KEY_PREFIX: `bench:s${shards}:`, RATE_LIMITS: UNLIMITED, WORKERS: '2' });
+    const server = (shards: number) => start(SERVER, { REDIS_CLUSTER_NODES: nodes, REDIS_SHARDS: String(shards), REDIS_KEY_PREFIX: `bench:s${shards}:`, RATE_LIMITS: UNLIMITED, WORKERS: '2' });
     const targets = [
       { name: 'bare Koa hello-world', child: await start('bench/koa-hello.mjs', {}, '/') },
       { name: 'hitcounter on Redis Cluster, 2 workers, 1 shard', child: await server(1) },

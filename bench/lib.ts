@@ -44,12 +44,13 @@ export function startFlags(): string[] {
 }
 
 /**
- * Starts `node <script>` with PORT set, and waits until `readyPath` answers 200. The server
- * (SERVER) gets `npm start`'s flags before `nodeArgs`.
+ * Starts `node <script>` with PORT set, and waits until `readyPath` answers 200. A hitcounter
+ * server (SERVER, this checkout's or another's given to --also) gets this checkout's `npm start`
+ * flags before `nodeArgs`, so that servers compared in one run run alike.
  */
 export async function startNode(script: string, env: Record<string, string>, readyPath = '/health', nodeArgs: string[] = []): Promise<Child> {
   const port = await getPort();
-  const child = spawn(process.execPath, [...(script === SERVER ? startFlags() : []), ...nodeArgs, script], {
+  const child = spawn(process.execPath, [...(script.endsWith(SERVER) ? startFlags() : []), ...nodeArgs, script], {
     cwd: root,
     env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: 'inherit',

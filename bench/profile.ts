@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { summarize, type CpuProfile } from './cpu-profile.js';
-import { build, machine, startNode, startRedis, UNLIMITED } from './lib.js';
+import { build, machine, SERVER, startNode, startRedis, UNLIMITED } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,7 +21,7 @@ const { values } = parseArgs({
     paths: { type: 'string', default: '100000' },
     env: { type: 'string', multiple: true, default: [] },
     // Another server to profile the same way, for comparison: bench/koa-hello.mjs or bench/koa-naive.mjs.
-    server: { type: 'string', default: 'dist/server.js' },
+    server: { type: 'string', default: SERVER },
   },
 });
 const extraEnv = Object.fromEntries(values.env.map((pair) => pair.split('=', 2) as [string, string]));
@@ -39,7 +39,7 @@ await build();
 const { redis, cleanup } = await startRedis();
 const profileDir = await mkdtemp(join(tmpdir(), 'hitcounter-profile-'));
 try {
-  const ours = values.server === 'dist/server.js';
+  const ours = values.server === SERVER;
   const server = await startNode(values.server, {
     REDIS_URL: redis.url, RATE_LIMITS: UNLIMITED, WORKERS: '1', ...extraEnv,
   }, values.server.endsWith('koa-hello.mjs') ? '/' : '/health', ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);

@@ -94,15 +94,15 @@ async function main(): Promise<void> {
     const targets: Array<{ name: string; child: Child }> = [
       { name: 'bare Koa hello-world', child: await start('bench/koa-hello.mjs', {}, '/') },
       { name: 'naive Koa + router + ZINCRBY', child: await start('bench/koa-naive.mjs', { REDIS_URL: redis.url }) },
-      { name: 'hitcounter, default settings, 1 worker', child: await start('dist/server.js', defaults) },
-      { name: 'hitcounter, default settings, 2 workers', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default2:', RATE_LIMITS: UNLIMITED, WORKERS: '2' }) },
-      { name: 'hitcounter, write-behind (default analytics)', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:wb:', RATE_LIMITS: UNLIMITED, WORKERS: '1', WRITE_BEHIND: 'true' }) },
-      { name: 'hitcounter, event log off', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:noevents:', EVENTS_ENABLED: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
-      { name: 'hitcounter, counter only', child: await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:counter:', EVENTS_ENABLED: 'false', ANALYTICS_BUCKETS: 'false', ANALYTICS_VISITORS: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
+      { name: 'hitcounter, default settings, 1 worker', child: await start(SERVER, defaults) },
+      { name: 'hitcounter, default settings, 2 workers', child: await start(SERVER, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:default2:', RATE_LIMITS: UNLIMITED, WORKERS: '2' }) },
+      { name: 'hitcounter, write-behind (default analytics)', child: await start(SERVER, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:wb:', RATE_LIMITS: UNLIMITED, WORKERS: '1', WRITE_BEHIND: 'true' }) },
+      { name: 'hitcounter, event log off', child: await start(SERVER, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:noevents:', EVENTS_ENABLED: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
+      { name: 'hitcounter, counter only', child: await start(SERVER, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:counter:', EVENTS_ENABLED: 'false', ANALYTICS_BUCKETS: 'false', ANALYTICS_VISITORS: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
     ];
     for (const [i, pair] of values.also.entries()) {
       const [label, dir] = pair.split('=', 2) as [string, string];
-      const server = `${dir}/dist/server.js`;
+      const server = `${dir}/${SERVER}`;
       targets.push(
         { name: `${label}: default settings, 1 worker`, child: await start(server, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench:also${i}:`, RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
         { name: `${label}: counter only`, child: await start(server, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `bench:also${i}counter:`, EVENTS_ENABLED: 'false', ANALYTICS_BUCKETS: 'false', ANALYTICS_VISITORS: 'false', RATE_LIMITS: UNLIMITED, WORKERS: '1' }) },
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
     for (const paths of [1000, statsPaths]) {
       const prefix = `bench:stats${paths}:`;
       await seed(prefix, paths);
-      statsServer = await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, RATE_LIMITS: UNLIMITED, WORKERS: '1' });
+      statsServer = await start(SERVER, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, RATE_LIMITS: UNLIMITED, WORKERS: '1' });
       // Hits on paths already in the ranking, so that it keeps its size while /api is measured.
       const known = () => `/api/stats/p${Math.floor(Math.random() * Math.min(paths, 1000))}`;
       await measure(statsServer, { path: known, connections, duration: warmup });
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
     // ---- 2b. a full /stats of 100,000 paths, plain, gzip and brotli (issue 16) ----
     const compressionPrefix = `bench:compression${compressionPaths}:`;
     await seed(compressionPrefix, compressionPaths);
-    const compressionServer = await start('dist/server.js', { REDIS_URL: redis.url, REDIS_KEY_PREFIX: compressionPrefix, RATE_LIMITS: UNLIMITED, WORKERS: '1' });
+    const compressionServer = await start(SERVER, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: compressionPrefix, RATE_LIMITS: UNLIMITED, WORKERS: '1' });
     const compression = await fullReads(`${compressionServer.url}/stats`, smoke ? 1 : 7);
     console.table(compression);
     await compressionServer.stop();
