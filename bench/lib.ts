@@ -1,6 +1,5 @@
 // Shared by the benchmarks: a redis-server, built servers as child processes, and their CPU and memory.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,9 @@ import getPort from 'get-port';
 import autocannon from 'autocannon';
 import got from 'got';
 import { ensureRedisServer, startRedisServer, type RedisServerProcess } from '../src/redis/embedded.js';
+import { SERVER, startFlags } from './start-command.js';
+
+export { SERVER, startFlags };
 
 export const root = new URL('..', import.meta.url);
 /** Benchmarks measure throughput: no rate limit may stand in their way. */
@@ -31,16 +33,6 @@ export interface Child {
   url: string;
   child: ChildProcess;
   stop(): Promise<void>;
-}
-
-export const SERVER = 'dist/server.js';
-
-/** `npm start`'s node flags (package.json's start script): the bench runs the server as users do. */
-export function startFlags(): string[] {
-  const start = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const [node, ...rest] = start.split(' ');
-  if (node !== 'node' || rest.at(-1) !== SERVER) throw new Error(`Expected \`npm start\` to be node [flags] ${SERVER}, not ${start}`);
-  return rest.slice(0, -1);
 }
 
 /**

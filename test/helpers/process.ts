@@ -1,7 +1,9 @@
-// Runs the real server entry (src/server.ts through tsx) as a child process, as `npm start` would.
+// Runs the real server entry (src/server.ts through tsx) as a child process, with `npm start`'s
+// node flags: a test of the server's memory measures the heap limit users run with.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { startFlags } from '../../bench/start-command.js';
 import { eventually } from './eventually.js';
 
 // Far longer than any clean stop takes, even on a loaded machine (server.shutdownTimeoutMs is 10 s).
@@ -26,7 +28,7 @@ export interface ServerProcess {
 }
 
 export function spawnServer(env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...startFlags(), '--import', 'tsx', entry], {
     // One worker unless a test asks for more: the tests read this process's own output and pid.
     // Port 0 and the logged URL, rather than a port picked beforehand: test files run in parallel
     // processes, and a port free when picked can be taken by another before the server binds it.
