@@ -71,6 +71,29 @@ test('DELETE cancels a running job; in-flight requests settle and every success 
   t.deepEqual(again.body, { error: `Load test job ${job.id} has already finished (cancelled)` });
 });
 
+test('a run of n requests stops at loadtest.maxDurationMs (plus one request timeout), says so, and counts exactly; its stage ends where it stopped', async (t) => {
+  const app = await startApp(t, { tweak: (s) => { s.loadtest.maxDurationMs = 1000; s.loadtest.requestTimeoutMs = 1000; } });
+  // 1,000,000 requests at 200/s would take 83 minutes: only the time limit can end it.
+  const { body: job } = await app.http.post<RunJob>(LONG);
+  const done = await waitForJob(app, job.id, (j) => j.status !== 'queued' && j.status !== 'running');
+  t.is(done.status, 'cancelled', 'as at a shutdown: stopped before the end of its plan');
+  const report = done.report!;
+  t.true(report.cancelled);
+  assertReportAddsUp(t, report);
+  t.true(report.completed > 0 && report.completed < 1_000_000, `completed ${report.completed}`);
+  t.deepEqual(report.warnings.filter((w) => w.startsWith('Stopped at')), [
+    `Stopped at loadtest.maxDurationMs (1000 ms) after ${report.completed} requests, the warm-up's included: the run did not finish its plan, and its figures cover what it sent.`,
+  ]);
+  t.is(report.counted.hits, report.succeeded, 'the server counted exactly what the report says succeeded');
+  // Not before the limit and its grace, counted from the job's start (its thread's start-up
+  // included): the run was not cut short of what the bound allows. Its stage ends where it stopped,
+  // not where its schedule (5,000 s) would have.
+  t.true(Date.parse(done.finishedAt!) - Date.parse(done.startedAt!) >= 2000, `${done.startedAt} → ${done.finishedAt}`);
+  const [stage] = report.stages;
+  t.true(Date.parse(stage!.finishedAt) <= Date.parse(report.finishedAt), `${stage!.finishedAt} vs ${report.finishedAt}`);
+  t.true(stage!.durationMs <= report.durationMs, `${stage!.durationMs} ms`);
+});
+
 test('unknown and malformed job ids are 404', withApp, async (t, app) => {
   const unknown = '00000000-0000-4000-8000-000000000000';
   t.deepEqual((await app.http.get(`test/jobs/${unknown}`)).body, { error: `No load test job ${unknown}` });

@@ -55,6 +55,8 @@ export interface JobSettings {
   maxRunningJobs: number;
   jobTtlSeconds: number;
   progressIntervalMs: number;
+  /** The longest a job sends for; see #run. */
+  maxDurationMs: number;
 }
 
 export interface JobManagerDeps {
@@ -151,7 +153,25 @@ export class JobManager {
         : mapExecution(execute(plan, onProgress), ({ report, series, histogramLog }) => ({ report: { ...report, counted: countCheck(0, succeededWithWarmup(report), plan.paths) }, cancelled: report.cancelled, series, histogramLog }));
       local.execution = execution;
       if (local.stopRequested) execution.stop();
-      const outcome = await execution.result;
+      // A count of requests has no end in time of its own: n requests at a target that answers
+      // slowly could hold one of the few job slots for days. So, like k6's maxDuration, a run
+      // stops sending once it has run loadtest.maxDurationMs, the bound its durations are checked
+      // against, plus one request timeout for the last requests to settle (so a run that fits the
+      // bound is never cut short). It ends cancelled, as at a server's shutdown, with a warning that
+      // says why; the count check stays exact. A search
+      // needs none: its steps are open-model and checked against the bound in all.
+      let overran = false;
+      const deadline = search ? undefined : setTimeout(() => { overran = true; execution.stop(); }, this.deps.settings.maxDurationMs + plan.requestTimeoutMs);
+      let outcome: Outcome;
+      try {
+        outcome = await execution.result;
+      } finally {
+        clearTimeout(deadline);
+      }
+      if (overran && !local.stopRequested && 'stages' in outcome.report) {
+        const { report } = outcome;
+        report.warnings.push(`Stopped at loadtest.maxDurationMs (${this.deps.settings.maxDurationMs} ms) after ${report.completed + (report.warmup?.completed ?? 0)} requests, the warm-up's included: the run did not finish its plan, and its figures cover what it sent.`);
+      }
       await writes;
       const after = await store.sumOf(vocabulary(plan.paths));
       outcome.report.counted = countCheck(after - before, outcome.report.counted.succeeded, plan.paths);

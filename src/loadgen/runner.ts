@@ -233,7 +233,8 @@ export async function runLoad(plan: LoadPlan, { clock, stop, onProgress, thread 
       if (stage.rate) settling.push(await openStage(stage, share, index, stageStart));
       else await closedStage(share, index, stageStart);
       scheduledEnd = stage.rate ? stageStart + stage.durationMs! : clock.now();
-      stages[index]!.finishedAt = Math.max(clock.now(), scheduledEnd);
+      // A stopped stage ends now, not where its schedule would have: its rate is of what it sent.
+      stages[index]!.finishedAt = stopped() ? clock.now() : Math.max(clock.now(), scheduledEnd);
     }
     await Promise.all(settling.flatMap((set) => [...set]));
   } finally {

@@ -95,7 +95,7 @@ export const LoadReport = z.object({
   stages: z.array(StageReport),
   warmup: z.object({ ...figures, requested: z.int().min(1).nullable() }).nullable().meta({ description: 'The warm-up, left out of every other figure; null without one.' }),
   generator: Generator,
-  warnings: z.array(z.string()).meta({ description: 'When the generator itself may have been the bottleneck (busy or lagging event loop), or requests were dropped.' }),
+  warnings: z.array(z.string()).meta({ description: 'When the generator itself may have been the bottleneck (busy or lagging event loop), requests were dropped, or the run was stopped at `loadtest.maxDurationMs` before it finished its plan.' }),
   counted: CountCheck,
 }).meta({ id: 'LoadReport', description: 'What a load test did.' });
 
