@@ -1,5 +1,5 @@
-// Sender and classify (src/hits/send.ts) on a real Redis: one pipeline per call list, each call's
-// own outcome, and every failure provoked by real means and sorted by what it says about whether
+// Sender and classify (src/hits/send.ts) on a real Redis: a lone call on its own, several (or any
+// with WAIT) in one pipeline, each call's own outcome, and every failure provoked by real means and sorted by what it says about whether
 // the hits were applied (not_sent, refused, rejected, unknown).
 import test from 'ava';
 import { Redis } from 'ioredis';
@@ -70,6 +70,22 @@ test('a client that cannot send: every call is not_sent, and nothing reaches Red
   t.deepEqual(replies.map((reply) => !reply.ok && reply.failure), ['not_sent', 'not_sent']);
   t.is(replicas, 0);
   t.is(await parts.redis.exists(parts.keys.hits), 0);
+});
+
+test('a lone call, sent on its own: its reply, or not_sent from a client that cannot send; the metrics see it once', async (t) => {
+  const parts = await hitParts(t);
+  const { replies, replicas } = await parts.sender.send('record_hits', 2, [call(parts, [hitAt('/api/a'), hitAt('/api/a')])]);
+  t.deepEqual(replies.map((reply) => reply.ok && reply.value.map(Number)), [[1, 2]]);
+  t.is(replicas, 0);
+  t.deepEqual(parts.flushes, [{ command: 'record_hits', hits: 2, ok: true }]);
+  const offline = await offlineClient(t);
+  loadScripts(offline);
+  const flushes: boolean[] = [];
+  const sender = new Sender(offline, parts.keys.probe, silentLogger, parts.clock, { flushed: (_command, _seconds, _hits, ok) => void flushes.push(ok) });
+  const lost = await sender.send('record_hits', 1, [call(parts, [hitAt('/api/b')])]);
+  t.like(lost.replies[0], { ok: false, failure: 'not_sent' });
+  t.deepEqual(flushes, [false]);
+  t.is(await parts.redis.zscore(parts.keys.hits, '/api/b'), null);
 });
 
 test('WAIT follows the calls: its count of replicas is returned apart from their replies (none on a lone Redis)', async (t) => {
