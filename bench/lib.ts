@@ -38,15 +38,17 @@ export interface Child {
 /**
  * Starts `node <script>` with PORT set, and waits until `readyPath` answers 200. A hitcounter
  * server (SERVER, this checkout's or another's given to --also) gets this checkout's `npm start`
- * flags before `nodeArgs`, so that servers compared in one run run alike.
+ * flags before `nodeArgs`, so that servers compared in one run run alike. `stdout`, when given,
+ * gets the child's standard output instead of this process's (e.g. V8's --trace-gc-nvp lines).
  */
-export async function startNode(script: string, env: Record<string, string>, readyPath = '/health', nodeArgs: string[] = []): Promise<Child> {
+export async function startNode(script: string, env: Record<string, string>, readyPath = '/health', nodeArgs: string[] = [], stdout?: (text: string) => void): Promise<Child> {
   const port = await getPort();
   const child = spawn(process.execPath, [...(script.endsWith(SERVER) ? startFlags() : []), ...nodeArgs, script], {
     cwd: root,
     env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
-    stdio: 'inherit',
+    stdio: ['inherit', stdout ? 'pipe' : 'inherit', 'inherit'],
   });
+  if (stdout) child.stdout!.setEncoding('utf8').on('data', stdout);
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if ((await got(`${url}${readyPath}`, { throwHttpErrors: false, retry: { limit: 0 } }).catch(() => undefined))?.statusCode === 200) break;

@@ -13,6 +13,7 @@ import type { LatencyPhase } from '../bench/loadgen-latency.js';
 import type { MillionPhase } from '../bench/loadgen-million.js';
 import type { SearchPhase } from '../bench/loadgen-search.js';
 import { findWrk } from '../bench/wrk.js';
+import { gcFigures } from '../bench/gc-trace.js';
 import { tempDir } from './helpers/tmp.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -99,6 +100,29 @@ test('npm run bench measures every server, /stats and the load generator, and wr
       t.true(figures.eventLoopUtilization > 0 && figures.eventLoopUtilization <= 1, JSON.stringify(r));
     }
   }
+});
+
+test('npm run bench:gc reads a real --trace-gc-nvp: the main isolate\'s scavenges and full GCs, not a worker\'s', async (t) => {
+  // The main isolate keeps 300,000 objects across scavenges (promoted) and asks for 3 full GCs; a
+  // worker thread, with a trace of its own, makes garbage only.
+  const program = `
+    const { Worker } = require('node:worker_threads');
+    const keep = [];
+    for (let i = 0; i < 300000; i++) keep.push({ i, s: 'x' + i });
+    gc(); gc(); gc();
+    new Worker('let junk; for (let i = 0; i < 200000; i++) junk = { i };', { eval: true }).on('exit', () => console.error(keep.length));`;
+  const child = spawn(process.execPath, ['--trace-gc-nvp', '--expose-gc', '-e', program], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let trace = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => { trace += text; });
+  await new Promise((resolve) => child.on('close', resolve));
+  const isolates = new Set([...trace.matchAll(/^\[\d+:(0x[0-9a-f]+)\][^\n]*gc=s /gm)].map((match) => match[1]));
+  t.is(isolates.size, 2, 'the worker thread scavenged too');
+  const figures = gcFigures(trace);
+  t.is(figures.fullGcs, 3);
+  t.true(figures.fullGcPauseMs > 0);
+  t.true(figures.scavenges > 0);
+  // At least a part of the kept objects (each some tens of bytes) went through a scavenge to the old generation.
+  t.true(figures.promotedBytes > 1_000_000, `${figures.promotedBytes} bytes promoted`);
 });
 
 test('wrk is looked for on the PATH, and its absence is no error', async (t) => {
