@@ -90,6 +90,7 @@ test('the Dockerfile starts the server exactly as `npm start` does (its heap lim
   const pkg = JSON.parse(read('package.json')) as { scripts: { start: string } };
   t.deepEqual(JSON.parse(cmd.getArgumentsContent()!), pkg.scripts.start.split(' '));
   t.true(pkg.scripts.start.split(' ').includes('--max-old-space-size=1024'));
+  t.true(pkg.scripts.start.split(' ').includes('--max-semi-space-size=16'), 'the young generation V8 would size at its default without the limit');
 });
 
 test('package.json declares the Node versions the Dockerfile and CI use', (t) => {
