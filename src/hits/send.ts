@@ -1,5 +1,5 @@
-// The one way hits reach Redis, for both write paths: a pipeline of script calls (one shard, so one
-// slot on Redis Cluster), timed for the metrics, each call's outcome sorted by what it tells about
+// The one way hits reach Redis, for both write paths: a script call, or a pipeline of them (one
+// shard, so one slot on Redis Cluster), timed for the metrics, each call's outcome sorted by what it tells about
 // exactness. The write paths decide what to do with each outcome; this decides what it means.
 import { ReplyError, type ChainableCommander, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -46,8 +46,9 @@ export class Sender {
   }
 
   /**
-   * Sends the calls in one pipeline, followed by WAIT 1 `waitMs` when given, and returns each
-   * call's reply in order, and WAIT's count of replicas (0 when it failed or was not asked for).
+   * Sends the calls (a lone one on its own, several in one pipeline), followed by WAIT 1 `waitMs`
+   * when given, and returns each call's reply in order, and WAIT's count of replicas (0 when it
+   * failed or was not asked for).
    */
   async send(command: Command, hits: number, calls: readonly ScriptArgs[], waitMs?: number): Promise<{ replies: Reply[]; replicas: number }> {
     // A client closed for good (shutdown) sends nothing, though ioredis words its refusal like the
@@ -82,8 +83,8 @@ export class Sender {
    * turn. Not in a pipeline of one, because each ioredis Pipeline defines an accessor property on
    * itself (`length`) with a closure of its own, which gives every pipeline a hidden class of its
    * own; V8 keeps those reachable from the old generation until its next full GC, so a pipeline
-   * per batch had the server promote about 1 KB per hit, and run a full GC every 4 s at
-   * 1,500 hits/s (bench/promotion.ts).
+   * per batch had the server promote about 1.4 KB per hit, and run a full GC every 3 s at
+   * 1,500 hits/s (npm run bench:gc).
    */
   #call(on: Redis | ChainableCommander, command: Command, args: ScriptArgs) {
     if (command === 'record_hits') return on.hcRecordHits(...args);

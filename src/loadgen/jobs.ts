@@ -158,8 +158,8 @@ export class JobManager {
       // stops sending once it has run loadtest.maxDurationMs, the bound its durations are checked
       // against, plus one request timeout for the last requests to settle (so a run that fits the
       // bound is never cut short). It ends cancelled, as at a server's shutdown, with a warning that
-      // says why; the count check stays exact. A search
-      // needs none: its steps are open-model and checked against the bound in all.
+      // says why; the count check stays exact. A search needs none: its steps are open-model runs
+      // of fixed durations, checked against the bound in all.
       let overran = false;
       const deadline = search ? undefined : setTimeout(() => { overran = true; execution.stop(); }, this.deps.settings.maxDurationMs + plan.requestTimeoutMs);
       let outcome: Outcome;
