@@ -110,17 +110,18 @@ test('npm run bench:gc reads a real --trace-gc-nvp: the main isolate\'s scavenge
     const keep = [];
     for (let i = 0; i < 300000; i++) keep.push({ i, s: 'x' + i });
     gc(); gc(); gc();
-    new Worker('let junk; for (let i = 0; i < 200000; i++) junk = { i };', { eval: true }).on('exit', () => console.error(keep.length));`;
+    new Worker('let junk; for (let i = 0; i < 50000; i++) junk = { i };', { eval: true }).on('exit', () => console.error(keep.length));`;
   const child = spawn(process.execPath, ['--trace-gc-nvp', '--expose-gc', '-e', program], { stdio: ['ignore', 'pipe', 'inherit'] });
   let trace = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => { trace += text; });
   await new Promise((resolve) => child.on('close', resolve));
-  const isolates = new Set([...trace.matchAll(/^\[\d+:(0x[0-9a-f]+)\][^\n]*gc=s /gm)].map((match) => match[1]));
-  t.is(isolates.size, 2, 'the worker thread scavenged too');
+  const scavenges = [...trace.matchAll(/^\[\d+:(0x[0-9a-f]+)\][^\n]*gc=s /gm)];
+  t.is(new Set(scavenges.map((match) => match[1])).size, 2, 'the worker thread scavenged too');
   const figures = gcFigures(trace);
-  t.is(figures.fullGcs, 3);
+  // The three asked for, and any V8 adds of its own.
+  t.true(figures.fullGcs >= 3, `${figures.fullGcs} full GCs`);
   t.true(figures.fullGcPauseMs > 0);
-  t.true(figures.scavenges > 0);
+  t.true(figures.scavenges > 0 && figures.scavenges < scavenges.length, `${figures.scavenges} of ${scavenges.length} scavenges: the worker's are not counted`);
   // At least a part of the kept objects (each some tens of bytes) went through a scavenge to the old generation.
   t.true(figures.promotedBytes > 1_000_000, `${figures.promotedBytes} bytes promoted`);
 });
