@@ -64,8 +64,9 @@ export interface Services {
   /** Write-behind: flushes every acknowledged hit to Redis (up to timeoutMs). */
   drain(timeoutMs: number): Promise<void>;
   /**
-   * Stops everything, in order: load tests and the generator's idle threads, live feeds, write-behind's last flush, then the
-   * stores' timers and listeners. The Redis connection is the caller's. Safe to call twice.
+   * Stops everything, in order: load tests and the generator's idle threads, live feeds,
+   * write-behind's last flush, then the stores' timers and listeners. The Redis connection is the
+   * caller's. Safe to call twice.
    */
   close(): Promise<void>;
 }
