@@ -72,7 +72,9 @@ export function routes({ store, bots, clock }: Services): RouteDeclaration[] {
     const range = rangeOf(query, now, source.retention());
 
     const { total, rows } = await queryRanking(source, {
-      range, prefix, offset, limit, uniques, visitorDays: visitorDays(range, now, source.visitorRetentionMs()),
+      range, prefix, offset, limit, uniques,
+      // A day id per kept day (hundreds for all time): only a query for uniques reads them.
+      visitorDays: uniques ? visitorDays(range, now, source.visitorRetentionMs()) : undefined,
     });
     ctx.set('X-Total-Count', String(total));
     ctx.set('Cache-Control', 'no-store');
