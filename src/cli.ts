@@ -2,6 +2,7 @@
 // `hitcounter`: the command line for a running server.
 //   hitcounter load 10000 --concurrency 100 [--rate 2000] [--warmup 2000] [--csv run.csv] [--histogram run.hlog] [--json]
 //   hitcounter load --stages '[{"durationMs":5000,"rate":[100,2000]}]'
+//   hitcounter search --p99 20 --errors 0.1 --min-rate 500 --max-rate 20000 [--json]
 //   hitcounter compare <job a> <job b> [--json]
 //   hitcounter stats [--limit 20] [--json]
 import { writeFile } from 'node:fs/promises';
@@ -12,7 +13,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import got, { type Got } from 'got';
 import { TOKEN_ENV } from './auth.js';
 import type { Comparison } from './loadgen/compare.js';
-import type { Job, JobReport } from './loadgen/jobs.js';
+import type { Job, JobReport, SearchJobReport } from './loadgen/jobs.js';
+import type { Objective, StepReport } from './loadgen/search.js';
 import { plannedDurationMs, plannedRequests, type StageInput } from './loadgen/stages.js';
 import { loadSettings } from './settings.js';
 
@@ -25,6 +27,14 @@ function integer(min: number) {
   };
 }
 const positiveInteger = integer(1);
+
+function number(min: number, inclusive: boolean) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || (inclusive ? n < min : n <= min)) throw new InvalidArgumentError(`expected a number ${inclusive ? 'of at least' : 'above'} ${min}`);
+    return n;
+  };
+}
 
 function client(url: string, token?: string): Got {
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
@@ -145,6 +155,26 @@ async function save(http: Got, path: string, file: string): Promise<void> {
   console.error(`saved ${file}`);
 }
 
+/**
+ * Polls a started job until it ends, handing each progress to `onProgress`. Ctrl-C cancels the
+ * job on the server; the report of what was sent still follows.
+ */
+async function follow<Report extends JobReport | SearchJobReport>(http: Got, started: Job<Report>, onProgress: (progress: NonNullable<Job['progress']>) => void): Promise<Job<Report>> {
+  process.once('SIGINT', () => {
+    console.error('\ncancelling…');
+    void http.delete(`test/jobs/${started.id}`);
+  });
+  let job = started;
+  while (!FINISHED.has(job.status)) {
+    await sleep(250);
+    const polled = await http.get<Job<Report>>(`test/jobs/${started.id}`);
+    if (polled.statusCode !== 200) fail(polled);
+    job = polled.body;
+    if (job.progress) onProgress(job.progress);
+  }
+  return job;
+}
+
 async function load(n: number | undefined, options: LoadOptions): Promise<void> {
   const http = client(options.url, options.token);
   const { path, searchParams, json } = startRequest(n, options);
@@ -154,25 +184,11 @@ async function load(n: number | undefined, options: LoadOptions): Promise<void> 
   // On stderr, so that --json output stays one document: the id is what `compare` takes.
   console.error(`job ${id}`);
 
-  // Ctrl-C cancels the job on the server; the report of what was sent still follows.
-  process.once('SIGINT', () => {
-    console.error('\ncancelling…');
-    void http.delete(`test/jobs/${id}`);
-  });
-
   const meter = progressMeter(started.body);
   const bar = new SingleBar({ format: meter.format, stream: process.stderr, hideCursor: true });
   const stageOf = (p: Job['progress']) => (p ? `stage ${p.stage + 1}/${started.body.plan.stages.length}${p.warmup ? ' (warm-up)' : ''}` : '');
   bar.start(meter.total, 0, { rps: 0, p99: 0, stage: stageOf(null) });
-  let job = started.body;
-  while (!FINISHED.has(job.status)) {
-    await sleep(250);
-    const polled = await http.get<Job>(`test/jobs/${id}`);
-    if (polled.statusCode !== 200) fail(polled);
-    job = polled.body;
-    const progress = job.progress;
-    if (progress) bar.update(meter.value(progress), { rps: fmt(progress.requestsPerSecond), p99: fmt(progress.p99), stage: stageOf(progress) });
-  }
+  const job = await follow(http, started.body, (progress) => bar.update(meter.value(progress), { rps: fmt(progress.requestsPerSecond), p99: fmt(progress.p99), stage: stageOf(progress) }));
   bar.stop();
   if (job.status === 'failed') {
     console.error(`hitcounter: load test failed: ${job.error}`);
@@ -182,6 +198,83 @@ async function load(n: number | undefined, options: LoadOptions): Promise<void> 
   if (options.histogram) await save(http, `test/jobs/${id}/histogram`, options.histogram);
   if (options.json) console.log(JSON.stringify(job.report, null, 2));
   else printReport(job);
+}
+
+interface SearchOptions {
+  p50?: number;
+  p90?: number;
+  p99?: number;
+  p999?: number;
+  errors?: number;
+  minRate: number;
+  maxRate: number;
+  stepDuration?: number;
+  warmup?: number;
+  precision?: number;
+  maxSteps?: number;
+  concurrency?: number;
+  distribution?: string;
+  paths?: number;
+  seed?: number;
+  url: string;
+  token?: string;
+  json?: boolean;
+}
+
+/** The objective as the options give it; at least one bound, as the server requires. */
+function objectiveOf(options: SearchOptions): Objective {
+  const objective: Objective = { p50: options.p50, p90: options.p90, p99: options.p99, p99_9: options.p999, errors: options.errors };
+  for (const key of Object.keys(objective) as Array<keyof Objective>) if (objective[key] === undefined) delete objective[key];
+  if (Object.keys(objective).length === 0) usage('an objective needs at least one of --p50, --p90, --p99, --p999 (ms) or --errors (%)');
+  return objective;
+}
+
+const describeObjective = (objective: Objective) =>
+  Object.entries(objective).map(([name, bound]) => (name === 'errors' ? `errors ≤ ${bound}%` : `${name.replace('_', '.')} ≤ ${bound} ms`)).join(', ');
+
+/** A step as the user counts them: from 1 (the report's `step` is 0-based). */
+const stepLine = (s: StepReport) =>
+  `step ${s.step + 1} (${s.phase}) at ${fmt(s.rate)} req/s: ${s.met ? 'met' : `missed (${s.missed.join(', ')})`}; p50 ${fmt(s.latencyMs.p50)} ms, p99 ${fmt(s.latencyMs.p99)} ms, errors ${fmt(s.errors)}%`;
+
+async function search(options: SearchOptions): Promise<void> {
+  const objective = objectiveOf(options);
+  const http = client(options.url, options.token);
+  const body: Record<string, unknown> = {
+    objective, minRate: options.minRate, maxRate: options.maxRate, stepDurationMs: options.stepDuration, warmupMs: options.warmup,
+    precision: options.precision, maxSteps: options.maxSteps, concurrency: options.concurrency,
+    distribution: options.distribution, paths: options.paths, seed: options.seed, async: true,
+  };
+  for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];
+  const started = await http.post<Job<SearchJobReport>>('test/search', { json: body });
+  if (started.statusCode !== 202) fail(started);
+  console.error(`job ${started.body.id}: the highest rate from ${fmt(options.minRate)} to ${fmt(options.maxRate)} req/s with ${describeObjective(objective)}`);
+  // Each step on stderr as it finishes: a search lasts minutes, and --json keeps stdout one document.
+  let shown = 0;
+  const job = await follow(http, started.body, (progress) => {
+    const steps = progress.search?.steps ?? [];
+    for (; shown < steps.length; shown++) console.error(stepLine(steps[shown]!));
+  });
+  if (job.status === 'failed') {
+    console.error(`hitcounter: search failed: ${job.error}`);
+    process.exit(1);
+  }
+  const report = job.report!;
+  for (; shown < report.steps.length; shown++) console.error(stepLine(report.steps[shown]!));
+  if (options.json) {
+    console.log(JSON.stringify(report, null, 2));
+    return;
+  }
+  const steps = table(['step', 'phase', 'rate', 'verdict', 'req/s', 'p50 (ms)', 'p99 (ms)', 'errors (%)', 'dropped']);
+  for (const s of report.steps) steps.push([s.step + 1, s.phase, fmt(s.rate), s.met ? 'met' : s.missed.join(', '), fmt(s.requestsPerSecond), fmt(s.latencyMs.p50), fmt(s.latencyMs.p99), fmt(s.errors), fmt(s.dropped)]);
+  console.log(steps.toString());
+  const found = report.breakingPoint === null
+    ? `no rate met the objective: ${fmt(report.minRate)} req/s already missed it`
+    : report.firstFailingRate === null
+      ? `${fmt(report.breakingPoint)} req/s met the objective, and no step missed it (up to ${fmt(report.maxRate)} req/s)`
+      : `${fmt(report.breakingPoint)} req/s met the objective; ${fmt(report.firstFailingRate)} req/s missed it`;
+  console.log(`breaking point (${describeObjective(report.objective)}): ${found}${report.cancelled ? ' (cancelled: what it found before)' : ''}`);
+  console.log(`${report.steps.length} steps in ${fmt(report.durationMs / 1000)} s. ${report.note}`);
+  console.log(`counted in Redis: ${fmt(report.counted.hits)} (${report.counted.equalsSucceeded ? 'equals' : 'differs from'} succeeded)`);
 }
 
 const FULL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -252,6 +345,29 @@ program
   .option('--histogram <file>', 'save the run\'s latencies as an HdrHistogram log')
   .option('--json', 'print the report as JSON')
   .action(load);
+
+program
+  .command('search')
+  .description('find the highest rate the server holds within an objective (its breaking point)')
+  .option('--p50 <ms>', 'each step\'s p50 at most this', number(0, false))
+  .option('--p90 <ms>', 'each step\'s p90 at most this', number(0, false))
+  .option('--p99 <ms>', 'each step\'s p99 at most this', number(0, false))
+  .option('--p999 <ms>', 'each step\'s p99.9 at most this', number(0, false))
+  .option('-e, --errors <percent>', 'at most this percent of a step\'s requests failed or dropped', number(0, true))
+  .requiredOption('--min-rate <n>', 'the first step\'s rate (req/s)', positiveInteger)
+  .requiredOption('--max-rate <n>', 'no step goes above it (req/s)', positiveInteger)
+  .option('--step-duration <ms>', 'each step\'s measured time (server default 5000)', positiveInteger)
+  .option('-w, --warmup <ms>', 'a warm-up before each step (server default 1000)', integer(0))
+  .option('--precision <ratio>', 'stop bisecting once the best pass and the first miss are this close (server default 0.05)', number(0, false))
+  .option('--max-steps <n>', 'steps at most (server default 20)', positiveInteger)
+  .option('-c, --concurrency <n>', 'connections at most in each step', positiveInteger)
+  .option('-d, --distribution <name>', 'uniform or zipf')
+  .option('-p, --paths <n>', 'distinct paths to draw from', positiveInteger)
+  .option('-s, --seed <n>', 'seed, to replay a search', integer(0))
+  .option('-u, --url <url>', 'the server', defaultUrl)
+  .option('-t, --token <token>', `admin token (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
+  .option('--json', 'print the report as JSON')
+  .action(search);
 
 program
   .command('compare')

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { JobReport } from '../src/loadgen/jobs.js';
+import type { JobReport, SearchJobReport } from '../src/loadgen/jobs.js';
 import { startApp, withApp } from './helpers/app.js';
 import { hitcounter } from './helpers/cli.js';
 import { assertReportAddsUp } from './helpers/outcomes.js';
@@ -47,4 +47,48 @@ test('bad arguments are refused before anything is sent', async (t) => {
   const { code, stderr } = await run(['load', '0', '--url', 'http://127.0.0.1:1']);
   t.not(code, 0);
   t.regex(stderr, /invalid for argument 'n'/);
+});
+
+test('hitcounter search runs POST /test/search, shows each step as it ends, and prints the breaking point', withApp, async (t, app) => {
+  // An objective every step meets even on a loaded machine: the ramp runs to maxRate.
+  const { code, stdout, stderr } = await run(['search', '--p99', '5000', '--errors', '1', '--min-rate', '50', '--max-rate', '100', '--step-duration', '300', '--warmup', '0', '--seed', '2', '--url', app.url]);
+  t.is(code, 0, stderr);
+  t.regex(stderr, /^job [0-9a-f-]{36}: the highest rate from 50 to 100 req\/s with p99 ≤ 5000 ms, errors ≤ 1%$/m);
+  t.regex(stderr, /^step 1 \(ramp\) at 50 req\/s: met; p50 [\d.,]+ ms, p99 [\d.,]+ ms, errors 0%$/m);
+  t.regex(stderr, /^step 2 \(ramp\) at 100 req\/s: met;/m);
+  t.regex(stdout, /│ 2 +│ ramp +│ 100 +│ met +│/);
+  t.regex(stdout, /breaking point \(p99 ≤ 5000 ms, errors ≤ 1%\): 100 req\/s met the objective, and no step missed it \(up to 100 req\/s\)/);
+  t.regex(stdout, /counted in Redis: [\d,]+ \(equals succeeded\)/);
+});
+
+test('hitcounter search --json gives the report; an objective no rate meets has no breaking point', withApp, async (t, app) => {
+  // 1 µs at p50: no request over HTTP is that fast, so the first step misses and the search ends.
+  const { code, stdout, stderr } = await run(['search', '--p50', '0.001', '--min-rate', '20', '--max-rate', '1000', '--step-duration', '300', '--warmup', '0', '--url', app.url, '--json']);
+  t.is(code, 0, stderr);
+  const report = JSON.parse(stdout) as SearchJobReport;
+  t.like(report, { breakingPoint: null, firstFailingRate: 20, objective: { p50: 0.001 }, minRate: 20, maxRate: 1000, cancelled: false });
+  t.is(report.steps.length, 1);
+  t.regex(report.steps[0]!.missed[0]!, /^p50 [\d.]+ ms > 0\.001 ms$/);
+  t.true(report.counted.equalsSucceeded);
+  const table = await run(['search', '--p50', '0.001', '--min-rate', '20', '--max-rate', '1000', '--step-duration', '300', '--warmup', '0', '--url', app.url]);
+  t.is(table.code, 0, table.stderr);
+  t.regex(table.stdout, /breaking point \(p50 ≤ 0\.001 ms\): no rate met the objective: 20 req\/s already missed it/);
+});
+
+test('hitcounter search refuses a search without an objective or bounds before anything is sent', async (t) => {
+  const none = await run(['search', '--min-rate', '10', '--max-rate', '100', '--url', 'http://127.0.0.1:1']);
+  t.is(none.code, 1);
+  t.regex(none.stderr, /an objective needs at least one of --p50, --p90, --p99, --p999 \(ms\) or --errors \(%\)/);
+  const bounds = await run(['search', '--p99', '20', '--url', 'http://127.0.0.1:1']);
+  t.not(bounds.code, 0);
+  t.regex(bounds.stderr, /required option '--min-rate <n>' not specified/);
+  const bad = await run(['search', '--p99', '-3', '--min-rate', '10', '--max-rate', '100', '--url', 'http://127.0.0.1:1']);
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /option '--p99 <ms>' argument '-3' is invalid\. expected a number above 0/);
+});
+
+test('the server\'s refusal of a search reaches the user', withApp, async (t, app) => {
+  const { code, stderr } = await run(['search', '--p99', '20', '--min-rate', '500', '--max-rate', '100', '--url', app.url]);
+  t.is(code, 1);
+  t.regex(stderr, /hitcounter: Expected `minRate` \(500\) to be at most `maxRate` \(100\)/);
 });
