@@ -4,6 +4,8 @@
 //   hitcounter load --stages '[{"durationMs":5000,"rate":[100,2000]}]'
 //   hitcounter search --p99 20 --errors 0.1 --min-rate 500 --max-rate 20000 [--json]
 //   hitcounter compare <job a> <job b> [--json]
+//   hitcounter jobs [--limit 20] [--json]
+//   hitcounter report <job> [--csv run.csv] [--histogram run.hlog] [--json]
 //   hitcounter stats [--limit 20] [--json]
 import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -264,6 +266,10 @@ async function search(options: SearchOptions): Promise<void> {
     console.log(JSON.stringify(report, null, 2));
     return;
   }
+  printSearch(report);
+}
+
+function printSearch(report: SearchJobReport): void {
   const steps = table(['step', 'phase', 'rate', 'verdict', 'req/s', 'p50 (ms)', 'p99 (ms)', 'errors (%)', 'dropped']);
   for (const s of report.steps) steps.push([s.step + 1, s.phase, fmt(s.rate), s.met ? 'met' : s.missed.join(', '), fmt(s.requestsPerSecond), fmt(s.latencyMs.p50), fmt(s.latencyMs.p99), fmt(s.errors), fmt(s.dropped)]);
   console.log(steps.toString());
@@ -309,6 +315,53 @@ async function compare(a: string, b: string, options: { url: string; token?: str
   console.log(comparison.verdict.summary);
   if (comparison.noise.reason) console.log(comparison.noise.reason);
   for (const warning of comparison.warnings) console.log(`warning: ${warning}`);
+}
+
+/** A run's model as the report tables word it. */
+function modelOf(job: Job): string {
+  if (job.kind === 'search') return job.search ? `search ${fmt(job.search.minRate)}–${fmt(job.search.maxRate)}/s` : 'search';
+  const stages = job.plan.stages;
+  if (stages.length > 1) return `${stages.length} stages`;
+  const [stage] = stages;
+  return stage?.rate ? `open @ ${stage.rate.from === stage.rate.to ? fmt(stage.rate.from) : `${fmt(stage.rate.from)}→${fmt(stage.rate.to)}`}/s` : `closed × ${stage?.concurrency ?? '?'}`;
+}
+
+async function jobs(options: { limit: number; url: string; token?: string; json?: boolean }): Promise<void> {
+  const response = await client(options.url, options.token).get<Job[]>('test/jobs', { searchParams: { limit: options.limit } });
+  if (response.statusCode !== 200) fail(response);
+  if (options.json) {
+    console.log(JSON.stringify(response.body, null, 2));
+    return;
+  }
+  const rows = table(['job', 'kind', 'status', 'created', 'model', 'requests', 'req/s', 'p99 (ms)', 'breaking point']);
+  for (const job of response.body) {
+    const run = job.kind === 'run' ? (job.report as JobReport | null) : null;
+    const found = job.kind === 'search' ? (job.report as SearchJobReport | null) : null;
+    rows.push([
+      job.id.slice(0, 8), job.kind, job.status, job.createdAt.replace('T', ' ').slice(0, 19), modelOf(job),
+      run ? fmt(run.completed) : '', run ? fmt(run.requestsPerSecond) : '', run ? fmt(run.latencyMs.p99) : '',
+      found ? (found.breakingPoint === null ? 'none' : `${fmt(found.breakingPoint)}/s`) : '',
+    ]);
+  }
+  console.log(rows.toString());
+  if (response.body.length === 0) console.log('no load test jobs (they expire after loadtest.jobTtlSeconds)');
+}
+
+/** A job that ended: its report printed as `load` or `search` prints it, and a run's series and histogram saved. */
+async function showReport(given: string, options: { csv?: string; histogram?: string; url: string; token?: string; json?: boolean }): Promise<void> {
+  const http = client(options.url, options.token);
+  const id = await resolveJob(http, given);
+  const response = await http.get<Job>(`test/jobs/${id}`);
+  if (response.statusCode !== 200) fail(response);
+  const job = response.body;
+  if (!FINISHED.has(job.status)) usage(`job ${id.slice(0, 8)} is ${job.status}: its report comes when it ends`);
+  if (job.status === 'failed' || !job.report) usage(`job ${id.slice(0, 8)} failed: ${job.error ?? 'no report'}`);
+  if (job.kind === 'search' && (options.csv || options.histogram)) usage('a search has no series or histogram of its own: its steps are in its report');
+  if (options.csv) await save(http, `test/jobs/${id}.csv`, options.csv);
+  if (options.histogram) await save(http, `test/jobs/${id}/histogram`, options.histogram);
+  if (options.json) console.log(JSON.stringify(job.report, null, 2));
+  else if (job.kind === 'search') printSearch(job.report as SearchJobReport);
+  else printReport(job);
 }
 
 async function stats(options: { limit: number; url: string; token?: string; json?: boolean }): Promise<void> {
@@ -378,6 +431,26 @@ program
   .option('-t, --token <token>', `admin token, when the server protects reads (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
   .option('--json', 'print the comparison as JSON')
   .action(compare);
+
+program
+  .command('jobs')
+  .description('list recent load tests and searches, newest first')
+  .option('-l, --limit <n>', 'how many jobs', positiveInteger, 20)
+  .option('-u, --url <url>', 'the server', defaultUrl)
+  .option('-t, --token <token>', `admin token, when the server protects reads (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
+  .option('--json', 'print the jobs as JSON')
+  .action(jobs);
+
+program
+  .command('report')
+  .description('show a finished job\'s report, and save a run\'s series and histogram')
+  .argument('<job>', 'the job id (or its start, as `jobs` shows it)')
+  .option('--csv <file>', 'save the run\'s per-second series as CSV')
+  .option('--histogram <file>', 'save the run\'s latencies as an HdrHistogram log')
+  .option('-u, --url <url>', 'the server', defaultUrl)
+  .option('-t, --token <token>', `admin token, when the server protects reads (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
+  .option('--json', 'print the report as JSON')
+  .action(showReport);
 
 program
   .command('stats')

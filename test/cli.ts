@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import type { JobReport, SearchJobReport } from '../src/loadgen/jobs.js';
 import { startApp, withApp } from './helpers/app.js';
@@ -91,4 +94,41 @@ test('the server\'s refusal of a search reaches the user', withApp, async (t, ap
   const { code, stderr } = await run(['search', '--p99', '20', '--min-rate', '500', '--max-rate', '100', '--url', app.url]);
   t.is(code, 1);
   t.regex(stderr, /hitcounter: Expected `minRate` \(500\) to be at most `maxRate` \(100\)/);
+});
+
+test('hitcounter jobs lists runs and searches; report shows a finished one again and saves a run\'s files', withApp, async (t, app) => {
+  const run1 = await run(['load', '200', '--concurrency', '5', '--url', app.url, '--json']);
+  t.is(run1.code, 0, run1.stderr);
+  const runId = /^job ([0-9a-f-]{36})$/m.exec(run1.stderr)![1]!;
+  const found = await run(['search', '--p99', '5000', '--min-rate', '20', '--max-rate', '40', '--step-duration', '300', '--warmup', '0', '--url', app.url, '--json']);
+  t.is(found.code, 0, found.stderr);
+  const searchId = /^job ([0-9a-f-]{36})/m.exec(found.stderr)![1]!;
+
+  const listed = await run(['jobs', '--url', app.url]);
+  t.is(listed.code, 0, listed.stderr);
+  t.regex(listed.stdout, new RegExp(`${searchId.slice(0, 8)} +│ search +│ done +│ [\\d-]+ [\\d:]+ +│ search 20–40/s +│ +│ +│ +│ 40/s`));
+  t.regex(listed.stdout, new RegExp(`${runId.slice(0, 8)} +│ run +│ done +│ [\\d-]+ [\\d:]+ +│ closed × 5 +│ 200 +│`));
+  t.true(listed.stdout.indexOf(searchId.slice(0, 8)) < listed.stdout.indexOf(runId.slice(0, 8)), 'newest first');
+  const json = JSON.parse((await run(['jobs', '--url', app.url, '--json'])).stdout) as Array<{ id: string }>;
+  t.deepEqual(json.map((job) => job.id), [searchId, runId]);
+
+  const dir = await mkdtemp(join(tmpdir(), 'hitcounter-cli-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const shown = await run(['report', runId.slice(0, 8), '--csv', join(dir, 'run.csv'), '--histogram', join(dir, 'run.hlog'), '--url', app.url]);
+  t.is(shown.code, 0, shown.stderr);
+  t.regex(shown.stdout, /counted in Redis: 200 \(equals succeeded\)/);
+  t.regex(await readFile(join(dir, 'run.csv'), 'utf8'), /^second,stage,completed,succeeded,failed,dropped,p50,p90,p99,max\n/);
+  t.regex(await readFile(join(dir, 'run.hlog'), 'utf8'), /^#\[Histogram log format version 1\.3\]/m);
+  const again = JSON.parse((await run(['report', runId, '--url', app.url, '--json'])).stdout) as JobReport;
+  t.deepEqual(again, JSON.parse(run1.stdout));
+
+  const search = await run(['report', searchId.slice(0, 8), '--url', app.url]);
+  t.is(search.code, 0, search.stderr);
+  t.regex(search.stdout, /breaking point \(p99 ≤ 5000 ms\): 40 req\/s met the objective, and no step missed it/);
+  const noFiles = await run(['report', searchId, '--csv', join(dir, 'search.csv'), '--url', app.url]);
+  t.is(noFiles.code, 1);
+  t.regex(noFiles.stderr, /a search has no series or histogram of its own/);
+  const unknown = await run(['report', 'ffffffff', '--url', app.url]);
+  t.is(unknown.code, 1);
+  t.regex(unknown.stderr, /no load test job starts with ffffffff/);
 });
