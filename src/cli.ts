@@ -317,7 +317,7 @@ async function compare(a: string, b: string, options: { url: string; token?: str
   for (const warning of comparison.warnings) console.log(`warning: ${warning}`);
 }
 
-/** A run's model as the report tables word it. */
+/** What a job sent, in a few words: a search's bounds, a run's model or its number of stages. */
 function modelOf(job: Job): string {
   if (job.kind === 'search') return job.search ? `search ${fmt(job.search.minRate)}–${fmt(job.search.maxRate)}/s` : 'search';
   const stages = job.plan.stages;

@@ -73,7 +73,7 @@ export function routes({ store, bots, clock }: Services): RouteDeclaration[] {
 
     const { total, rows } = await queryRanking(source, {
       range, prefix, offset, limit, uniques,
-      // A day id per kept day (hundreds for all time): only a query for uniques reads them.
+      // A day id per kept visitor day (90 by default, up to 3,650): only uniques reads them.
       visitorDays: uniques ? visitorDays(range, now, source.visitorRetentionMs()) : undefined,
     });
     ctx.set('X-Total-Count', String(total));
