@@ -11,7 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import got, { type Got } from 'got';
 import { TOKEN_ENV } from './auth.js';
 import type { Comparison } from './loadgen/compare.js';
@@ -379,6 +379,12 @@ async function stats(options: { limit: number; url: string; token?: string; json
 }
 
 const defaultUrl = process.env.HITCOUNTER_URL ?? `http://127.0.0.1:${loadSettings().server.port}`;
+// Every command talks to a server: where it is, and the token it may need.
+const urlOption = () => new Option('-u, --url <url>', 'the server').default(defaultUrl);
+const tokenOption = (needs: 'admin' | 'reads') =>
+  // Read from the environment by commander, whose --help names the variable and never prints the token.
+  new Option('-t, --token <token>', `admin token${needs === 'reads' ? ', when the server protects reads' : ''}`).env(TOKEN_ENV);
+
 const program = new Command('hitcounter').description('Command line for a running hitcounter server');
 
 program
@@ -392,8 +398,8 @@ program
   .option('-d, --distribution <name>', 'uniform or zipf')
   .option('-p, --paths <n>', 'distinct paths to draw from', positiveInteger)
   .option('-s, --seed <n>', 'seed, to replay a run', integer(0))
-  .option('-u, --url <url>', 'the server', defaultUrl)
-  .option('-t, --token <token>', `admin token (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
+  .addOption(urlOption())
+  .addOption(tokenOption('admin'))
   .option('--csv <file>', 'save the run\'s per-second series as CSV')
   .option('--histogram <file>', 'save the run\'s latencies as an HdrHistogram log')
   .option('--json', 'print the report as JSON')
@@ -417,8 +423,8 @@ program
   .option('-d, --distribution <name>', 'uniform or zipf')
   .option('-p, --paths <n>', 'distinct paths to draw from', positiveInteger)
   .option('-s, --seed <n>', 'seed, to replay a search', integer(0))
-  .option('-u, --url <url>', 'the server', defaultUrl)
-  .option('-t, --token <token>', `admin token (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
+  .addOption(urlOption())
+  .addOption(tokenOption('admin'))
   .option('--json', 'print the report as JSON')
   .action(search);
 
@@ -427,8 +433,8 @@ program
   .description('compare two finished runs: differences, run-to-run noise, and which is faster')
   .argument('<a>', 'the first run\'s job id (or its start, as the report shows it)')
   .argument('<b>', 'the second run\'s job id (or its start)')
-  .option('-u, --url <url>', 'the server', defaultUrl)
-  .option('-t, --token <token>', `admin token, when the server protects reads (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
+  .addOption(urlOption())
+  .addOption(tokenOption('reads'))
   .option('--json', 'print the comparison as JSON')
   .action(compare);
 
@@ -436,8 +442,8 @@ program
   .command('jobs')
   .description('list recent load tests and searches, newest first')
   .option('-l, --limit <n>', 'how many jobs', positiveInteger, 20)
-  .option('-u, --url <url>', 'the server', defaultUrl)
-  .option('-t, --token <token>', `admin token, when the server protects reads (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
+  .addOption(urlOption())
+  .addOption(tokenOption('reads'))
   .option('--json', 'print the jobs as JSON')
   .action(jobs);
 
@@ -447,8 +453,8 @@ program
   .argument('<job>', 'the job id (or its start, as `jobs` shows it)')
   .option('--csv <file>', 'save the run\'s per-second series as CSV')
   .option('--histogram <file>', 'save the run\'s latencies as an HdrHistogram log')
-  .option('-u, --url <url>', 'the server', defaultUrl)
-  .option('-t, --token <token>', `admin token, when the server protects reads (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
+  .addOption(urlOption())
+  .addOption(tokenOption('reads'))
   .option('--json', 'print the report as JSON')
   .action(showReport);
 
@@ -456,8 +462,8 @@ program
   .command('stats')
   .description('show the top paths')
   .option('-l, --limit <n>', 'how many paths', positiveInteger, 20)
-  .option('-u, --url <url>', 'the server', defaultUrl)
-  .option('-t, --token <token>', `admin token, when the server protects reads (default: $${TOKEN_ENV})`, process.env[TOKEN_ENV])
+  .addOption(urlOption())
+  .addOption(tokenOption('reads'))
   .option('--json', 'print JSON')
   .action(stats);
 

@@ -132,3 +132,26 @@ test('hitcounter jobs lists runs and searches; report shows a finished one again
   t.is(unknown.code, 1);
   t.regex(unknown.stderr, /no load test job starts with ffffffff/);
 });
+
+test('the CLI sends the admin token from HITCOUNTER_ADMIN_TOKEN or --token, and --help never prints it', async (t) => {
+  const token = 'cli-s3cret-token';
+  const app = await startApp(t, { deps: { adminToken: token }, tweak: (s) => { s.auth.protectStats = true; } });
+  const withEnv = { ...process.env, HITCOUNTER_ADMIN_TOKEN: token };
+  const load = await run(['load', '20', '--concurrency', '2', '--url', app.url, '--json'], withEnv);
+  t.is(load.code, 0, load.stderr);
+  t.is((JSON.parse(load.stdout) as JobReport).succeeded, 20);
+  const listed = await run(['jobs', '--url', app.url, '--json'], withEnv);
+  t.is(listed.code, 0, listed.stderr);
+  t.is((JSON.parse(listed.stdout) as unknown[]).length, 1);
+  const flag = await run(['stats', '--url', app.url, '--token', token, '--json'], { ...process.env, HITCOUNTER_ADMIN_TOKEN: '' });
+  t.is(flag.code, 0, flag.stderr);
+  const wrong = await run(['jobs', '--url', app.url], { ...process.env, HITCOUNTER_ADMIN_TOKEN: 'not-it' });
+  t.is(wrong.code, 1);
+  t.regex(wrong.stderr, /^hitcounter: /m);
+  for (const command of ['load', 'search', 'compare', 'jobs', 'report', 'stats']) {
+    const help = await run([command, '--help'], withEnv);
+    t.is(help.code, 0, command);
+    t.false(help.stdout.includes(token), `${command} --help printed the token`);
+    t.regex(help.stdout, /-t, --token <token> +admin token.*\(env:\s+HITCOUNTER_ADMIN_TOKEN\)/s, command);
+  }
+});
