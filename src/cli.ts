@@ -157,6 +157,12 @@ async function save(http: Got, path: string, file: string): Promise<void> {
   console.error(`saved ${file}`);
 }
 
+/** A finished run's per-second series (CSV) and HdrHistogram log, to the files given. */
+async function saveRunFiles(http: Got, id: string, files: { csv?: string; histogram?: string }): Promise<void> {
+  if (files.csv) await save(http, `test/jobs/${id}.csv`, files.csv);
+  if (files.histogram) await save(http, `test/jobs/${id}/histogram`, files.histogram);
+}
+
 /**
  * Polls a started job until it ends, handing each progress to `onProgress`. Ctrl-C cancels the
  * job on the server; the report of what was sent still follows.
@@ -196,8 +202,7 @@ async function load(n: number | undefined, options: LoadOptions): Promise<void> 
     console.error(`hitcounter: load test failed: ${job.error}`);
     process.exit(1);
   }
-  if (options.csv) await save(http, `test/jobs/${id}.csv`, options.csv);
-  if (options.histogram) await save(http, `test/jobs/${id}/histogram`, options.histogram);
+  await saveRunFiles(http, id, options);
   if (options.json) console.log(JSON.stringify(job.report, null, 2));
   else printReport(job);
 }
@@ -357,8 +362,7 @@ async function showReport(given: string, options: { csv?: string; histogram?: st
   if (!FINISHED.has(job.status)) usage(`job ${id.slice(0, 8)} is ${job.status}: its report comes when it ends`);
   if (job.status === 'failed' || !job.report) usage(`job ${id.slice(0, 8)} failed: ${job.error ?? 'no report'}`);
   if (job.kind === 'search' && (options.csv || options.histogram)) usage('a search has no series or histogram of its own: its steps are in its report');
-  if (options.csv) await save(http, `test/jobs/${id}.csv`, options.csv);
-  if (options.histogram) await save(http, `test/jobs/${id}/histogram`, options.histogram);
+  await saveRunFiles(http, id, options);
   if (options.json) console.log(JSON.stringify(job.report, null, 2));
   else if (job.kind === 'search') printSearch(job.report as SearchJobReport);
   else printReport(job);
@@ -387,9 +391,15 @@ const tokenOption = (needs: 'admin' | 'reads') =>
 
 const program = new Command('hitcounter').description('Command line for a running hitcounter server');
 
-program
-  .command('load')
-  .description('run a load test on the server and show its progress and report')
+/** A subcommand with the server options: where the server is, and its token (`admin` for jobs it starts, `reads` when reads are protected). */
+const serverCommand = (name: string, description: string, needs: 'admin' | 'reads') =>
+  program.command(name).description(description).addOption(urlOption()).addOption(tokenOption(needs));
+/** --csv and --histogram: a run's files, saved once it has ended (`load` and `report`). */
+const withRunFiles = (command: Command) => command
+  .option('--csv <file>', 'save the run\'s per-second series as CSV')
+  .option('--histogram <file>', 'save the run\'s latencies as an HdrHistogram log');
+
+withRunFiles(serverCommand('load', 'run a load test on the server and show its progress and report', 'admin'))
   .argument('[n]', 'requests to send (not with --stages)', positiveInteger)
   .option('-c, --concurrency <n>', 'requests in flight at once', positiveInteger)
   .option('-r, --rate <n>', 'requests per second (open model); without it, the closed model', positiveInteger)
@@ -398,16 +408,10 @@ program
   .option('-d, --distribution <name>', 'uniform or zipf')
   .option('-p, --paths <n>', 'distinct paths to draw from', positiveInteger)
   .option('-s, --seed <n>', 'seed, to replay a run', integer(0))
-  .addOption(urlOption())
-  .addOption(tokenOption('admin'))
-  .option('--csv <file>', 'save the run\'s per-second series as CSV')
-  .option('--histogram <file>', 'save the run\'s latencies as an HdrHistogram log')
   .option('--json', 'print the report as JSON')
   .action(load);
 
-program
-  .command('search')
-  .description('find the highest rate the server holds within an objective (its breaking point)')
+serverCommand('search', 'find the highest rate the server holds within an objective (its breaking point)', 'admin')
   .option('--p50 <ms>', 'each step\'s p50 at most this', number(0, false))
   .option('--p90 <ms>', 'each step\'s p90 at most this', number(0, false))
   .option('--p99 <ms>', 'each step\'s p99 at most this', number(0, false))
@@ -423,47 +427,27 @@ program
   .option('-d, --distribution <name>', 'uniform or zipf')
   .option('-p, --paths <n>', 'distinct paths to draw from', positiveInteger)
   .option('-s, --seed <n>', 'seed, to replay a search', integer(0))
-  .addOption(urlOption())
-  .addOption(tokenOption('admin'))
   .option('--json', 'print the report as JSON')
   .action(search);
 
-program
-  .command('compare')
-  .description('compare two finished runs: differences, run-to-run noise, and which is faster')
+serverCommand('compare', 'compare two finished runs: differences, run-to-run noise, and which is faster', 'reads')
   .argument('<a>', 'the first run\'s job id (or its start, as the report shows it)')
   .argument('<b>', 'the second run\'s job id (or its start)')
-  .addOption(urlOption())
-  .addOption(tokenOption('reads'))
   .option('--json', 'print the comparison as JSON')
   .action(compare);
 
-program
-  .command('jobs')
-  .description('list recent load tests and searches, newest first')
+serverCommand('jobs', 'list recent load tests and searches, newest first', 'reads')
   .option('-l, --limit <n>', 'how many jobs', positiveInteger, 20)
-  .addOption(urlOption())
-  .addOption(tokenOption('reads'))
   .option('--json', 'print the jobs as JSON')
   .action(jobs);
 
-program
-  .command('report')
-  .description('show a finished job\'s report, and save a run\'s series and histogram')
+withRunFiles(serverCommand('report', 'show a finished job\'s report, and save a run\'s series and histogram', 'reads'))
   .argument('<job>', 'the job id (or its start, as `jobs` shows it)')
-  .option('--csv <file>', 'save the run\'s per-second series as CSV')
-  .option('--histogram <file>', 'save the run\'s latencies as an HdrHistogram log')
-  .addOption(urlOption())
-  .addOption(tokenOption('reads'))
   .option('--json', 'print the report as JSON')
   .action(showReport);
 
-program
-  .command('stats')
-  .description('show the top paths')
+serverCommand('stats', 'show the top paths', 'reads')
   .option('-l, --limit <n>', 'how many paths', positiveInteger, 20)
-  .addOption(urlOption())
-  .addOption(tokenOption('reads'))
   .option('--json', 'print JSON')
   .action(stats);
 
