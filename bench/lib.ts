@@ -35,6 +35,9 @@ export interface Child {
   stop(): Promise<void>;
 }
 
+/** How long a started server may take to answer its ready path. */
+const START_TIMEOUT_MS = 60_000;
+
 /**
  * Starts `node <script>` with PORT set, and waits until `readyPath` answers 200. A hitcounter
  * server (SERVER, this checkout's or another's given to --also) gets this checkout's `npm start`
@@ -50,20 +53,24 @@ export async function startNode(script: string, env: Record<string, string>, rea
   });
   if (stdout) child.stdout!.setEncoding('utf8').on('data', stdout);
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if ((await got(`${url}${readyPath}`, { throwHttpErrors: false, retry: { limit: 0 } }).catch(() => undefined))?.statusCode === 200) break;
-    if (i > 100) throw new Error(`${script} did not start`);
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  // Generous: a 2-worker server on a busy 2-core machine took over 10 s to answer. A server that
+  // exits is not waited for, and one that never answers is stopped, not left running after the bench.
+  const deadline = performance.now() + START_TIMEOUT_MS;
+  while ((await got(`${url}${readyPath}`, { throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 2000 } }).catch(() => undefined))?.statusCode !== 200) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${script} exited (${child.exitCode ?? child.signalCode}) before answering ${readyPath}`);
+    if (performance.now() > deadline) {
+      await stop();
+      throw new Error(`${script} did not answer ${readyPath} within ${START_TIMEOUT_MS / 1000} s`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return {
-    url,
-    child,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
+  return { url, child, stop };
 }
 
 /** The process's and its children's CPU time so far, in µs (utime + stime from /proc). */

@@ -2,12 +2,12 @@
 // from rotting. Its figures mean nothing here (the test suite loads the machine); only that each
 // one is measured and written.
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
 import { judge, loadgenTargets, SERVERS, type LoadgenFigures, type TargetRow } from '../bench/targets.js';
 import type { FullRead } from '../bench/compression.js';
-import type { ApiRow } from '../bench/lib.js';
+import { startNode, type ApiRow } from '../bench/lib.js';
 import type { CeilingPhase, CeilingRow } from '../bench/loadgen-ceiling.js';
 import type { LatencyPhase } from '../bench/loadgen-latency.js';
 import type { MillionPhase } from '../bench/loadgen-million.js';
@@ -271,4 +271,12 @@ test('a missed target is out of reach with got only when the generator\'s own sa
   t.deepEqual(loadgenTargets(beaten(generatorRound(4000, 4.01, 20))).slice(0, 6).map((row) => row.verdict), ['missed', 'out of reach with got', 'missed', 'out of reach with got', 'out of reach with got', 'out of reach with got']);
   // No ceiling at the search's concurrency: its row stays missed.
   t.is(loadgenTargets({ ...slow(1), ceiling: { rows: [slow(1).ceiling.rows[0]!] } })[5]!.verdict, 'missed');
+});
+
+test('the bench does not wait out its start deadline for a server that exits: it says so at once', async (t) => {
+  const script = join(await tempDir(t, 'hitcounter-bench-start-'), 'exits.mjs');
+  await writeFile(script, 'process.exit(3);\n');
+  // The deadline's message would say "did not answer … within 60 s" instead.
+  const error = await t.throwsAsync(startNode(script, {}));
+  t.regex(error!.message, /exits\.mjs exited \(3\) before answering \/health$/);
 });
